@@ -1,0 +1,1 @@
+//! The Atlassian HTTP layer.

@@ -1,0 +1,13 @@
+//! The audit log: one JSONL record per tool call (and per lifecycle event), hash-chained,
+//! appended under an exclusive lock, rotated by size, verified by `audit verify`.
+//!
+//! - [`record`]: the record shape (SPEC §6) and the hash rule.
+//! - [`log`]: [`AuditLog`], the appender used by the server.
+//! - [`reader`]: reading across rotated files, `verify`, query filters and stats.
+
+pub mod log;
+pub mod reader;
+pub mod record;
+
+pub use log::{AuditError, AuditLog};
+pub use record::{Actor, AuditRecord, ClientInfo, Entry, Outcome, Upstream};

@@ -1,0 +1,28 @@
+//! atlassian-mcp-bridge: a local stdio MCP server for Jira and Confluence with a
+//! tamper-evident audit log.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line (`serve`, `sandbox`, `demo`, `audit …`); the only place that prints.
+//! - [`config`]: `config.toml` + environment → validated [`config::Settings`].
+//! - [`mcp`]: the MCP server: tool definitions, per-call audit wrapper, text rendering.
+//! - [`atlassian`]: the one HTTP client for Jira and Confluence (auth, retries, error mapping,
+//!   Cloud vs Data Center endpoints), reporting every request to the calling tool's audit record.
+//! - [`convert`]: ADF, Confluence storage XHTML and Jira wiki markup → Markdown.
+//! - [`sanitize`]: strips invisible and bidirectional control characters from upstream text.
+//! - [`policy`]: tool allow/deny, read-only, project/space confinement.
+//! - [`audit`]: the JSONL audit log (hash chain, locking, rotation) and its readers.
+//! - [`sandbox`]: a built-in Atlassian-compatible site on loopback for demos, tests and benchmarks.
+//! - [`secret`]: the `Secret` wrapper that keeps credentials out of every output.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod atlassian;
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod convert;
+pub mod mcp;
+pub mod policy;
+pub mod sandbox;
+pub mod sanitize;
+pub mod secret;
