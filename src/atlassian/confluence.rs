@@ -1,0 +1,378 @@
+//! Confluence calls (CQL search, page, spaces) for Cloud (v1 search + v2 pages/spaces) and
+//! Data Center (`/rest/api`), normalized into one set of types.
+
+use serde_json::Value;
+
+use super::json::{array, id, query_param, text, uint};
+use super::{Api, ApiError, Product, with_segments};
+use crate::atlassian::http::{ApiRequest, CallTrace};
+use crate::config::Deployment;
+use crate::sanitize::clean_excerpt;
+
+/// One search hit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    /// Content id.
+    pub id: Option<String>,
+    /// `page`, `blogpost`, `attachment`, `space`…
+    pub kind: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Space key.
+    pub space: Option<String>,
+    /// Excerpt with highlight markers removed.
+    pub excerpt: String,
+    /// Link a person can open.
+    pub url: Option<String>,
+    /// Last modified timestamp.
+    pub last_modified: Option<String>,
+}
+
+/// A page of search hits.
+#[derive(Debug, Clone, Default)]
+pub struct SearchResults {
+    /// Hits.
+    pub results: Vec<SearchHit>,
+    /// Cursor for the next page.
+    pub next_cursor: Option<String>,
+    /// Total matches, when reported.
+    pub total: Option<u64>,
+}
+
+/// A page with its storage body.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// Page id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Space id (Cloud) — Data Center has no separate id, so its key is used.
+    pub space_id: Option<String>,
+    /// Space key, when the API returns it.
+    pub space_key: Option<String>,
+    /// Version number.
+    pub version: Option<u64>,
+    /// Last change time.
+    pub updated: Option<String>,
+    /// Parent page id.
+    pub parent_id: Option<String>,
+    /// Storage-format body.
+    pub storage: String,
+    /// Link a person can open.
+    pub url: Option<String>,
+}
+
+/// A space.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Space {
+    /// Space id (Cloud) or key (Data Center).
+    pub id: Option<String>,
+    /// Space key.
+    pub key: String,
+    /// Name.
+    pub name: Option<String>,
+    /// `global`, `personal`…
+    pub kind: Option<String>,
+    /// Homepage id.
+    pub homepage_id: Option<String>,
+    /// Link a person can open.
+    pub url: Option<String>,
+}
+
+/// A page of spaces.
+#[derive(Debug, Clone, Default)]
+pub struct SpaceList {
+    /// Spaces.
+    pub spaces: Vec<Space>,
+    /// Cursor for the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// Confluence calls for one site.
+#[derive(Debug, Clone, Copy)]
+pub struct Confluence<'a> {
+    api: &'a Api,
+}
+
+impl<'a> Confluence<'a> {
+    pub(crate) fn new(api: &'a Api) -> Self {
+        Self { api }
+    }
+
+    fn url(&self, segments: &[&str]) -> url::Url {
+        with_segments(&self.api.confluence_base, segments)
+    }
+
+    fn web(&self, webui: Option<String>) -> Option<String> {
+        let webui = webui?;
+        let base = self.api.confluence_web.as_str().trim_end_matches('/');
+        Some(format!("{base}{webui}"))
+    }
+
+    /// One page of CQL search results.
+    pub async fn search(
+        &self,
+        trace: &CallTrace,
+        cql: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<SearchResults, ApiError> {
+        let cloud = self.api.deployment == Deployment::Cloud;
+        let mut req = ApiRequest::get(Product::Confluence, self.url(&["rest", "api", "search"]))
+            .query("cql", cql)
+            .query("limit", limit.to_string())
+            .query("expand", "content.space,content.version");
+        if cloud {
+            req = req.query_opt("cursor", cursor);
+        } else if let Some(c) = cursor {
+            let start: u64 = c.parse().map_err(|_| ApiError::Status {
+                product: Product::Confluence,
+                status: 400,
+                messages: vec![format!(
+                    "cursor `{c}` is not one this tool returned; omit it to start from the first page"
+                )],
+            })?;
+            req = req.query("start", start.to_string());
+        }
+        let body = self.api.http.send(trace, req).await?;
+        let Some(raw) = body.get("results").and_then(Value::as_array) else {
+            return Err(decode("search response has no `results` array"));
+        };
+        let results = raw
+            .iter()
+            .map(|r| {
+                let content = r.get("content");
+                let space = content
+                    .and_then(|c| c.get("space"))
+                    .and_then(|s| text(s, "key"))
+                    .or_else(|| {
+                        r.get("resultGlobalContainer")
+                            .and_then(|g| text(g, "displayUrl"))
+                            .and_then(|u| u.rsplit('/').next().map(str::to_string))
+                    });
+                SearchHit {
+                    id: content.and_then(|c| id(c, "id")),
+                    kind: content
+                        .and_then(|c| text(c, "type"))
+                        .or_else(|| text(r, "entityType")),
+                    title: text(r, "title")
+                        .or_else(|| content.and_then(|c| text(c, "title")))
+                        .map(|t| clean_excerpt(&t))
+                        .unwrap_or_default(),
+                    space,
+                    excerpt: text(r, "excerpt")
+                        .map(|e| clean_excerpt(&e))
+                        .unwrap_or_default(),
+                    url: self.web(text(r, "url")),
+                    last_modified: text(r, "lastModified"),
+                }
+            })
+            .collect::<Vec<_>>();
+        let next_link = body.get("_links").and_then(|l| text(l, "next"));
+        let next_cursor = if cloud {
+            next_link.and_then(|n| query_param(&n, "cursor"))
+        } else {
+            let start = uint(&body, "start").unwrap_or(0);
+            let size = uint(&body, "size").unwrap_or(raw.len() as u64);
+            let total = uint(&body, "totalSize");
+            let more = next_link.is_some() || total.is_some_and(|t| start + size < t);
+            (more && size > 0).then(|| (start + size).to_string())
+        };
+        Ok(SearchResults {
+            results,
+            next_cursor,
+            total: uint(&body, "totalSize"),
+        })
+    }
+
+    /// A page with its storage body.
+    pub async fn page(&self, trace: &CallTrace, page_id: &str) -> Result<Page, ApiError> {
+        match self.api.deployment {
+            Deployment::Cloud => {
+                let req = ApiRequest::get(
+                    Product::Confluence,
+                    self.url(&["api", "v2", "pages", page_id]),
+                )
+                .query("body-format", "storage");
+                let body = self.api.http.send(trace, req).await?;
+                let storage = body
+                    .get("body")
+                    .and_then(|b| b.get("storage"))
+                    .and_then(|s| s.get("value"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let version = body.get("version");
+                Ok(Page {
+                    id: id(&body, "id").ok_or_else(|| decode("page response has no `id`"))?,
+                    title: text(&body, "title").unwrap_or_default(),
+                    space_id: id(&body, "spaceId"),
+                    space_key: None,
+                    version: version.and_then(|v| uint(v, "number")),
+                    updated: version.and_then(|v| text(v, "createdAt")),
+                    parent_id: id(&body, "parentId"),
+                    storage,
+                    url: self.web(body.get("_links").and_then(|l| text(l, "webui"))),
+                })
+            }
+            Deployment::DataCenter => {
+                let req = ApiRequest::get(
+                    Product::Confluence,
+                    self.url(&["rest", "api", "content", page_id]),
+                )
+                .query("expand", "body.storage,version,space,ancestors");
+                let body = self.api.http.send(trace, req).await?;
+                let storage = body
+                    .get("body")
+                    .and_then(|b| b.get("storage"))
+                    .and_then(|s| s.get("value"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let space_key = body.get("space").and_then(|s| text(s, "key"));
+                let version = body.get("version");
+                Ok(Page {
+                    id: id(&body, "id").ok_or_else(|| decode("content response has no `id`"))?,
+                    title: text(&body, "title").unwrap_or_default(),
+                    space_id: space_key.clone(),
+                    space_key,
+                    version: version.and_then(|v| uint(v, "number")),
+                    updated: version.and_then(|v| text(v, "when")),
+                    parent_id: array(&body, "ancestors").last().and_then(|a| id(a, "id")),
+                    storage,
+                    url: self.web(body.get("_links").and_then(|l| text(l, "webui"))),
+                })
+            }
+        }
+    }
+
+    /// Spaces, optionally only those with the given keys.
+    pub async fn spaces(
+        &self,
+        trace: &CallTrace,
+        keys: &[String],
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<SpaceList, ApiError> {
+        match self.api.deployment {
+            Deployment::Cloud => {
+                let req = ApiRequest::get(Product::Confluence, self.url(&["api", "v2", "spaces"]))
+                    .query("limit", limit.to_string())
+                    .query_opt("keys", (!keys.is_empty()).then(|| keys.join(",")))
+                    .query_opt("cursor", cursor);
+                let body = self.api.http.send(trace, req).await?;
+                let spaces = array(&body, "results")
+                    .iter()
+                    .filter_map(|s| {
+                        Some(Space {
+                            id: id(s, "id"),
+                            key: text(s, "key")?,
+                            name: text(s, "name"),
+                            kind: text(s, "type"),
+                            homepage_id: id(s, "homepageId"),
+                            url: self.web(s.get("_links").and_then(|l| text(l, "webui"))),
+                        })
+                    })
+                    .collect();
+                let next_cursor = body
+                    .get("_links")
+                    .and_then(|l| text(l, "next"))
+                    .and_then(|n| query_param(&n, "cursor"));
+                Ok(SpaceList {
+                    spaces,
+                    next_cursor,
+                })
+            }
+            Deployment::DataCenter => {
+                let start: u64 = match cursor {
+                    None => 0,
+                    Some(c) => c.parse().map_err(|_| ApiError::Status {
+                        product: Product::Confluence,
+                        status: 400,
+                        messages: vec![format!(
+                            "cursor `{c}` is not one this tool returned; omit it to start from the first page"
+                        )],
+                    })?,
+                };
+                let mut req =
+                    ApiRequest::get(Product::Confluence, self.url(&["rest", "api", "space"]))
+                        .query("start", start.to_string())
+                        .query("limit", limit.to_string())
+                        .query("expand", "homepage");
+                for k in keys {
+                    req = req.query("spaceKey", k.as_str());
+                }
+                let body = self.api.http.send(trace, req).await?;
+                let raw = array(&body, "results");
+                let spaces = raw
+                    .iter()
+                    .filter_map(|s| {
+                        let key = text(s, "key")?;
+                        Some(Space {
+                            id: Some(key.clone()),
+                            key,
+                            name: text(s, "name"),
+                            kind: text(s, "type"),
+                            homepage_id: s.get("homepage").and_then(|h| id(h, "id")),
+                            url: self.web(s.get("_links").and_then(|l| text(l, "webui"))),
+                        })
+                    })
+                    .collect();
+                let has_next = body.get("_links").and_then(|l| text(l, "next")).is_some();
+                let size = uint(&body, "size").unwrap_or(raw.len() as u64);
+                Ok(SpaceList {
+                    spaces,
+                    next_cursor: (has_next && size > 0).then(|| (start + size).to_string()),
+                })
+            }
+        }
+    }
+
+    /// Space ids for the given keys (Cloud pages carry only `spaceId`); cached per process.
+    pub async fn space_ids(
+        &self,
+        trace: &CallTrace,
+        keys: &[String],
+    ) -> Result<Vec<String>, ApiError> {
+        if self.api.deployment == Deployment::DataCenter {
+            return Ok(keys.to_vec());
+        }
+        let missing: Vec<String> = {
+            let cache = self
+                .api
+                .space_ids
+                .lock()
+                .map_err(|_| decode("cache poisoned"))?;
+            keys.iter()
+                .filter(|k| !cache.contains_key(*k))
+                .cloned()
+                .collect()
+        };
+        if !missing.is_empty() {
+            let list = self.spaces(trace, &missing, 250, None).await?;
+            let mut cache = self
+                .api
+                .space_ids
+                .lock()
+                .map_err(|_| decode("cache poisoned"))?;
+            for s in list.spaces {
+                if let Some(id) = s.id {
+                    cache.insert(s.key, id);
+                }
+            }
+        }
+        let cache = self
+            .api
+            .space_ids
+            .lock()
+            .map_err(|_| decode("cache poisoned"))?;
+        Ok(keys.iter().filter_map(|k| cache.get(k).cloned()).collect())
+    }
+}
+
+fn decode(message: &str) -> ApiError {
+    ApiError::Decode {
+        product: Product::Confluence,
+        message: message.to_string(),
+    }
+}

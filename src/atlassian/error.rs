@@ -1,0 +1,299 @@
+//! One typed error for every way an Atlassian request can fail, with the server's own message.
+//!
+//! [`parse_error_body`] is the single place that understands the four error body shapes
+//! (Jira `ErrorCollection`, Confluence v2 `errors[]`, Confluence v1 `statusCode/message`,
+//! API gateway `code/message`); [`ApiError::user_message`] turns an error into text a model
+//! (and a person) can act on.
+
+use std::time::Duration;
+
+use crate::sanitize::clean_text;
+
+/// Which product answered, so messages can name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Product {
+    /// Jira.
+    Jira,
+    /// Confluence.
+    Confluence,
+}
+
+impl Product {
+    /// Human name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Product::Jira => "Jira",
+            Product::Confluence => "Confluence",
+        }
+    }
+}
+
+/// A failed Atlassian request.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// The server answered with a non-success status.
+    #[error("{} answered {status}: {}", product.name(), summary(messages))]
+    Status {
+        /// Which product.
+        product: Product,
+        /// HTTP status.
+        status: u16,
+        /// The server's messages (`errorMessages`, field errors as `field: message`, titles…).
+        messages: Vec<String>,
+    },
+    /// 429/503 persisted past the retry budget.
+    #[error("{} is rate limiting requests (HTTP {status})", product.name())]
+    RateLimited {
+        /// Which product.
+        product: Product,
+        /// 429 or 503.
+        status: u16,
+        /// How long the server asked us to wait, if it said.
+        retry_after: Option<Duration>,
+    },
+    /// No response: timeout, refused connection, TLS failure.
+    #[error("could not reach {}: {message}", product.name())]
+    Transport {
+        /// Which product.
+        product: Product,
+        /// What went wrong (never containing credentials).
+        message: String,
+        /// True when the request timed out.
+        timeout: bool,
+    },
+    /// The server redirected somewhere we will not follow with credentials.
+    #[error("{} redirected the request to {location}", product.name())]
+    Redirect {
+        /// Which product.
+        product: Product,
+        /// Where it pointed (scheme://host only).
+        location: String,
+    },
+    /// The response was not the JSON we expected.
+    #[error("unexpected response from {}: {message}", product.name())]
+    Decode {
+        /// Which product.
+        product: Product,
+        /// Which field failed and why.
+        message: String,
+    },
+}
+
+fn summary(messages: &[String]) -> String {
+    if messages.is_empty() {
+        "no details given".to_string()
+    } else {
+        messages.join("; ")
+    }
+}
+
+impl ApiError {
+    /// HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. } | ApiError::RateLimited { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// A message that says what happened and what to do next.
+    pub fn user_message(&self) -> String {
+        match self {
+            ApiError::Status {
+                product,
+                status,
+                messages,
+            } => {
+                let name = product.name();
+                let detail = summary(messages);
+                match status {
+                    400 => format!("{name} rejected the request: {detail}"),
+                    401 if detail.to_ascii_lowercase().contains("scope does not match") => format!(
+                        "{name} refused the request: the token lacks a required scope ({detail}); add the scope to the app and sign in again"
+                    ),
+                    401 => format!(
+                        "{name} did not accept the credentials (401: {detail}); check site.email and the API token or PAT, or create a new token"
+                    ),
+                    403 => format!(
+                        "{name} denied access (403: {detail}); the account lacks permission for this"
+                    ),
+                    404 => format!(
+                        "not found in {name} (404: {detail}); it does not exist or this account cannot see it"
+                    ),
+                    410 => format!("{name} says this API has been removed (410: {detail})"),
+                    413 => format!("{name} says the request is too large (413: {detail})"),
+                    s if *s >= 500 => {
+                        format!("{name} had a server error ({s}: {detail}); try again shortly")
+                    }
+                    s => format!("{name} answered {s}: {detail}"),
+                }
+            }
+            ApiError::RateLimited {
+                product,
+                status,
+                retry_after,
+            } => {
+                let when = match retry_after {
+                    Some(d) => format!("try again in about {} s", d.as_secs().max(1)),
+                    None => "try again in a minute".to_string(),
+                };
+                format!(
+                    "{} is rate limiting requests (HTTP {status}) and retries were used up; {when}",
+                    product.name()
+                )
+            }
+            ApiError::Transport {
+                product,
+                message,
+                timeout,
+            } => {
+                if *timeout {
+                    format!(
+                        "{} did not answer in time ({message}); try again, or narrow the query",
+                        product.name()
+                    )
+                } else {
+                    format!(
+                        "could not reach {} ({message}); check site.url and the network",
+                        product.name()
+                    )
+                }
+            }
+            ApiError::Redirect { product, location } => format!(
+                "{} redirected to {location}, which is not followed with credentials; check site.url (it should be the site's own base URL)",
+                product.name()
+            ),
+            ApiError::Decode { product, message } => format!(
+                "unexpected response from {}: {message}; check site.deployment (cloud or data-center)",
+                product.name()
+            ),
+        }
+    }
+}
+
+/// Extracts the server's messages from an error body of any Atlassian shape.
+///
+/// Returns an empty list when the body has no recognisable message (the caller then
+/// reports the status alone). HTML error pages are reduced to their `<title>`.
+pub fn parse_error_body(body: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        if let Some(start) = text.find("<title>") {
+            let rest = &text[start + 7..];
+            if let Some(end) = rest.find("</title>") {
+                out.push(limit(rest[..end].trim()));
+            }
+        } else if !text.is_empty() && !text.starts_with('<') {
+            out.push(limit(text));
+        }
+        return out;
+    };
+    // Jira ErrorCollection: {"errorMessages":[...],"errors":{field: msg}}
+    if let Some(list) = json.get("errorMessages").and_then(|v| v.as_array()) {
+        out.extend(list.iter().filter_map(|m| m.as_str()).map(limit));
+    }
+    if let Some(map) = json.get("errors").and_then(|v| v.as_object()) {
+        out.extend(
+            map.iter()
+                .filter_map(|(k, v)| v.as_str().map(|m| limit(&format!("{k}: {m}")))),
+        );
+    }
+    // Confluence v2: {"errors":[{"status":400,"code":"…","title":"…","detail":"…"}]}
+    if let Some(list) = json.get("errors").and_then(|v| v.as_array()) {
+        for e in list {
+            let title = e.get("title").and_then(|v| v.as_str());
+            let detail = e.get("detail").and_then(|v| v.as_str());
+            let code = e.get("code").and_then(|v| v.as_str());
+            let text = match (title, detail) {
+                (Some(t), Some(d)) if !d.is_empty() => format!("{t}: {d}"),
+                (Some(t), _) => t.to_string(),
+                (None, Some(d)) => d.to_string(),
+                (None, None) => code.unwrap_or_default().to_string(),
+            };
+            if !text.is_empty() {
+                out.push(limit(&text));
+            }
+        }
+    }
+    // Confluence v1 / gateway: {"message": "..."} (+ "reason")
+    if out.is_empty()
+        && let Some(m) = json.get("message").and_then(|v| v.as_str())
+    {
+        out.push(limit(m));
+    }
+    if out.is_empty()
+        && let Some(m) = json
+            .get("error_description")
+            .or_else(|| json.get("error"))
+            .and_then(|v| v.as_str())
+    {
+        out.push(limit(m));
+    }
+    out
+}
+
+/// Keeps server messages to a readable length and free of control characters.
+fn limit(s: &str) -> String {
+    let s = clean_text(s);
+    if s.chars().count() > 500 {
+        let cut: String = s.chars().take(500).collect();
+        format!("{cut}…")
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jira_error_collection() {
+        let m = parse_error_body(
+            br#"{"errorMessages":["Error in the JQL Query: bad"],"errors":{"summary":"You must specify a summary of the issue."}}"#,
+        );
+        assert_eq!(
+            m,
+            vec![
+                "Error in the JQL Query: bad".to_string(),
+                "summary: You must specify a summary of the issue.".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn confluence_v2_and_v1_and_gateway() {
+        let m = parse_error_body(
+            br#"{"errors":[{"status":404,"code":"NOT_FOUND","title":"Not Found","detail":null}]}"#,
+        );
+        assert_eq!(m, vec!["Not Found".to_string()]);
+        let m = parse_error_body(
+            br#"{"statusCode":400,"message":"Could not parse cql : x","reason":"Bad Request"}"#,
+        );
+        assert_eq!(m, vec!["Could not parse cql : x".to_string()]);
+        let m = parse_error_body(br#"{"code":401,"message":"Unauthorized; scope does not match"}"#);
+        assert_eq!(m, vec!["Unauthorized; scope does not match".to_string()]);
+    }
+
+    #[test]
+    fn html_and_empty_bodies() {
+        assert_eq!(
+            parse_error_body(b"<html><head><title>502 Bad Gateway</title></head></html>"),
+            vec!["502 Bad Gateway".to_string()]
+        );
+        assert!(parse_error_body(b"").is_empty());
+    }
+
+    #[test]
+    fn scope_mismatch_is_reported_as_missing_scope() {
+        let e = ApiError::Status {
+            product: Product::Jira,
+            status: 401,
+            messages: vec!["Unauthorized; scope does not match".into()],
+        };
+        assert!(e.user_message().contains("lacks a required scope"));
+    }
+}

@@ -1,0 +1,441 @@
+//! The one HTTP client: auth header, User-Agent, timeouts, redirect rule, retries, and
+//! reporting of every request to the tool call that made it.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use url::Url;
+
+use crate::atlassian::error::{ApiError, Product, parse_error_body};
+use crate::audit::Upstream;
+use crate::secret::Secret;
+
+/// The product's User-Agent, so site admins can tell our traffic apart.
+pub const USER_AGENT: &str = concat!("atlassian-mcp-bridge/", env!("CARGO_PKG_VERSION"));
+
+/// Largest response body we accept (protects memory against a misbehaving server).
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// How credentials are presented.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// HTTP Basic `email:token` (Cloud API token).
+    Basic {
+        /// Account email.
+        email: String,
+        /// API token.
+        token: Secret,
+    },
+    /// `Authorization: Bearer` (Data Center PAT, OAuth access token).
+    Bearer(Secret),
+}
+
+impl Credentials {
+    fn header(&self) -> Option<HeaderValue> {
+        let text = match self {
+            Credentials::Basic { email, token } => {
+                let raw = format!("{email}:{}", token.expose());
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                )
+            }
+            Credentials::Bearer(token) => format!("Bearer {}", token.expose()),
+        };
+        let mut value = HeaderValue::from_str(&text).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
+}
+
+/// Retry limits (SPEC §9): at most `max_retries` retries and `max_wait` of waiting per tool call.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Retries allowed within one tool call.
+    pub max_retries: u32,
+    /// Total time one tool call may spend waiting between attempts.
+    pub max_wait: Duration,
+    /// First backoff when the server gives no `Retry-After` (doubles per attempt, ±30 % jitter).
+    pub base_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 4,
+            max_wait: Duration::from_secs(30),
+            base_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Per-tool-call record of upstream requests and of the retry budget spent.
+///
+/// One `CallTrace` is created for each `tools/call`; every request made on its behalf is
+/// appended here and ends up in that call's audit record.
+#[derive(Debug, Default)]
+pub struct CallTrace {
+    inner: Mutex<TraceInner>,
+}
+
+#[derive(Debug, Default)]
+struct TraceInner {
+    upstream: Vec<Upstream>,
+    retries: u32,
+    waited: Duration,
+}
+
+impl CallTrace {
+    /// A fresh trace with an unspent budget.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn record(&self, method: &Method, path: &str, status: u16, elapsed: Duration) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.upstream.push(Upstream {
+                method: method.as_str().to_string(),
+                path: path.to_string(),
+                status,
+                ms: (elapsed.as_secs_f64() * 10_000.0).round() / 10.0,
+            });
+        }
+    }
+
+    /// Reserves one retry that waits `wait`; false when the call's budget would be exceeded.
+    fn take_retry(&self, policy: &RetryPolicy, wait: Duration) -> bool {
+        let Ok(mut inner) = self.inner.lock() else {
+            return false;
+        };
+        if inner.retries >= policy.max_retries || inner.waited + wait > policy.max_wait {
+            return false;
+        }
+        inner.retries += 1;
+        inner.waited += wait;
+        true
+    }
+
+    /// The requests made so far, in order.
+    pub fn upstream(&self) -> Vec<Upstream> {
+        self.inner
+            .lock()
+            .map(|i| i.upstream.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// One request to send.
+#[derive(Debug)]
+pub struct ApiRequest {
+    /// Product, for error messages.
+    pub product: Product,
+    /// HTTP method.
+    pub method: Method,
+    /// Full URL without query.
+    pub url: Url,
+    /// Query parameters (repeated names allowed).
+    pub query: Vec<(String, String)>,
+    /// JSON body.
+    pub body: Option<Value>,
+}
+
+impl ApiRequest {
+    /// A GET request.
+    pub fn get(product: Product, url: Url) -> Self {
+        Self {
+            product,
+            method: Method::GET,
+            url,
+            query: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// Adds a query parameter.
+    pub fn query(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.query.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Adds a query parameter when the value is present.
+    pub fn query_opt(self, name: &str, value: Option<impl Into<String>>) -> Self {
+        match value {
+            Some(v) => self.query(name, v),
+            None => self,
+        }
+    }
+
+    fn idempotent(&self) -> bool {
+        matches!(
+            self.method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        )
+    }
+}
+
+/// The shared HTTP client for one site.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    auth: Option<HeaderValue>,
+    retry: RetryPolicy,
+}
+
+impl HttpClient {
+    /// Builds the client: rustls, timeouts, product User-Agent, same-origin-only redirects.
+    pub fn new(credentials: &Credentials, retry: RetryPolicy) -> Result<Self, String> {
+        let redirect = reqwest::redirect::Policy::custom(|attempt| {
+            let same_origin = attempt
+                .previous()
+                .last()
+                .is_some_and(|prev| prev.origin() == attempt.url().origin());
+            if same_origin && attempt.previous().len() < 5 {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        });
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .default_headers(headers)
+            .redirect(redirect)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| format!("cannot build HTTP client: {e}"))?;
+        let auth = credentials.header();
+        if auth.is_none() {
+            return Err(
+                "the credentials contain characters that cannot be sent in an HTTP header"
+                    .to_string(),
+            );
+        }
+        Ok(Self {
+            client,
+            auth,
+            retry,
+        })
+    }
+
+    /// Sends a request, retrying per [`RetryPolicy`], and returns the JSON body
+    /// (`Value::Null` for an empty body).
+    pub async fn send(&self, trace: &CallTrace, req: ApiRequest) -> Result<Value, ApiError> {
+        let product = req.product;
+        let path = req.url.path().to_string();
+        let idempotent = req.idempotent();
+        let mut attempt: u32 = 0;
+        loop {
+            let mut builder = self
+                .client
+                .request(req.method.clone(), req.url.clone())
+                .query(&req.query);
+            if let Some(auth) = &self.auth {
+                builder = builder.header(reqwest::header::AUTHORIZATION, auth.clone());
+            }
+            if let Some(body) = &req.body {
+                builder = builder.json(body);
+            }
+            let started = Instant::now();
+            let result = builder.send().await;
+            let elapsed = started.elapsed();
+            let response = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    trace.record(&req.method, &path, 0, elapsed);
+                    let timeout = e.is_timeout();
+                    let retryable = idempotent && (timeout || e.is_connect());
+                    if retryable {
+                        let wait = self.backoff(attempt);
+                        if trace.take_retry(&self.retry, wait) {
+                            attempt += 1;
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                    }
+                    return Err(ApiError::Transport {
+                        product,
+                        message: describe_transport_error(&e),
+                        timeout,
+                    });
+                }
+            };
+            let status = response.status();
+            trace.record(&req.method, &path, status.as_u16(), elapsed);
+
+            let rate_limited = matches!(
+                status,
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+            );
+            let transient = idempotent
+                && matches!(
+                    status,
+                    StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
+                );
+            if rate_limited || transient {
+                let retry_after = parse_retry_after(response.headers());
+                let wait = retry_after.unwrap_or_else(|| self.backoff(attempt));
+                if trace.take_retry(&self.retry, wait) {
+                    attempt += 1;
+                    tracing::debug!(%path, status = status.as_u16(), ?wait, "retrying");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                if rate_limited {
+                    return Err(ApiError::RateLimited {
+                        product,
+                        status: status.as_u16(),
+                        retry_after,
+                    });
+                }
+            }
+            if status.is_redirection() {
+                let location = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| req.url.join(l).ok())
+                    .map(|u| u.origin().ascii_serialization())
+                    .unwrap_or_else(|| "an unknown location".to_string());
+                return Err(ApiError::Redirect { product, location });
+            }
+            let body = read_body(response, product).await?;
+            if !status.is_success() {
+                return Err(ApiError::Status {
+                    product,
+                    status: status.as_u16(),
+                    messages: parse_error_body(&body),
+                });
+            }
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_slice(&body).map_err(|e| ApiError::Decode {
+                product,
+                message: format!("{path}: body is not valid JSON ({e})"),
+            });
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base = self.retry.base_backoff.as_secs_f64() * 2f64.powi(attempt.min(8) as i32);
+        let jitter = 0.7 + rand::random::<f64>() * 0.6;
+        Duration::from_secs_f64((base * jitter).min(self.retry.max_wait.as_secs_f64()))
+    }
+}
+
+async fn read_body(response: reqwest::Response, product: Product) -> Result<Vec<u8>, ApiError> {
+    if response
+        .content_length()
+        .is_some_and(|len| len as usize > MAX_BODY_BYTES)
+    {
+        return Err(ApiError::Decode {
+            product,
+            message: format!("response larger than {MAX_BODY_BYTES} bytes"),
+        });
+    }
+    let bytes = response.bytes().await.map_err(|e| ApiError::Transport {
+        product,
+        message: describe_transport_error(&e),
+        timeout: e.is_timeout(),
+    })?;
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::Decode {
+            product,
+            message: format!("response larger than {MAX_BODY_BYTES} bytes"),
+        });
+    }
+    Ok(bytes.to_vec())
+}
+
+/// A transport error without the URL's query string (which could carry user text) or credentials.
+fn describe_transport_error(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "the response body could not be read"
+    } else {
+        "request failed"
+    };
+    match e.url() {
+        Some(url) => format!(
+            "{kind}: {}{}",
+            url.origin().ascii_serialization(),
+            url.path()
+        ),
+        None => kind.to_string(),
+    }
+}
+
+/// Reads `Retry-After` as delta-seconds or an HTTP date.
+fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    let delta = when - time::OffsetDateTime::now_utc();
+    Some(Duration::from_secs_f64(delta.as_seconds_f64().max(0.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_date() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(parse_retry_after(&h), Some(Duration::ZERO));
+        h.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(parse_retry_after(&h), None);
+    }
+
+    #[test]
+    fn budget_limits_retries_and_wait() {
+        let policy = RetryPolicy::default();
+        let trace = CallTrace::new();
+        assert!(trace.take_retry(&policy, Duration::from_secs(20)));
+        assert!(!trace.take_retry(&policy, Duration::from_secs(11)));
+        for _ in 0..3 {
+            assert!(trace.take_retry(&policy, Duration::from_secs(1)));
+        }
+        assert!(
+            !trace.take_retry(&policy, Duration::ZERO),
+            "fifth retry refused"
+        );
+    }
+
+    #[test]
+    fn auth_header_is_sensitive_and_debug_hides_it() {
+        let c = Credentials::Basic {
+            email: "me@x.com".into(),
+            token: Secret::new("tok"),
+        };
+        let h = c.header().unwrap();
+        assert!(h.is_sensitive());
+        let client = HttpClient::new(&c, RetryPolicy::default()).unwrap();
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("bWVAeC5jb206dG9r"), "{shown}");
+    }
+}

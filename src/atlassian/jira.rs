@@ -1,0 +1,709 @@
+//! Jira calls (search, issue, projects, create metadata, myself) for Cloud (REST v3) and
+//! Data Center (REST v2), normalized into one set of types.
+
+use serde_json::Value;
+
+use super::json::{array, id, name_of, strings, text, uint};
+use super::{Api, ApiError, Product, with_segments};
+use crate::atlassian::http::{ApiRequest, CallTrace};
+use crate::config::Deployment;
+use crate::convert;
+
+/// Fields every search asks for (Cloud's enhanced search returns only `id` by default).
+pub const SEARCH_FIELDS: &[&str] = &[
+    "summary",
+    "status",
+    "issuetype",
+    "priority",
+    "assignee",
+    "updated",
+    "duedate",
+    "labels",
+    "project",
+    "parent",
+];
+
+/// Fields read for a single issue.
+const ISSUE_FIELDS: &[&str] = &[
+    "summary",
+    "status",
+    "issuetype",
+    "priority",
+    "assignee",
+    "reporter",
+    "created",
+    "updated",
+    "duedate",
+    "labels",
+    "project",
+    "parent",
+    "resolution",
+    "description",
+    "issuelinks",
+    "subtasks",
+    "components",
+];
+
+/// A Jira user, Cloud (`accountId`) or Data Center (`key`/`name`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct User {
+    /// Cloud account id, or Data Center user key / name.
+    pub id: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Email, when the site reveals it.
+    pub email: Option<String>,
+}
+
+impl User {
+    fn from_json(v: &Value) -> Option<Self> {
+        if !v.is_object() {
+            return None;
+        }
+        Some(Self {
+            id: text(v, "accountId")
+                .or_else(|| text(v, "key"))
+                .or_else(|| text(v, "name")),
+            display_name: text(v, "displayName"),
+            email: text(v, "emailAddress"),
+        })
+    }
+
+    /// The best human label.
+    pub fn label(&self) -> String {
+        self.display_name
+            .clone()
+            .or_else(|| self.id.clone())
+            .unwrap_or_else(|| "unknown".to_string())
+    }
+}
+
+/// Rich text as the site stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RichText {
+    /// Atlassian Document Format (Cloud v3).
+    Adf(Value),
+    /// Wiki markup (Data Center v2).
+    Wiki(String),
+}
+
+impl RichText {
+    fn from_json(v: &Value) -> Option<Self> {
+        match v {
+            Value::Null => None,
+            Value::String(s) if s.trim().is_empty() => None,
+            Value::String(s) => Some(RichText::Wiki(s.clone())),
+            other => Some(RichText::Adf(other.clone())),
+        }
+    }
+
+    /// Markdown for the model.
+    pub fn to_markdown(&self) -> String {
+        match self {
+            RichText::Adf(doc) => convert::adf_to_markdown(doc),
+            RichText::Wiki(text) => convert::wiki_to_markdown(text),
+        }
+    }
+}
+
+/// A link between two issues, from this issue's point of view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssueLink {
+    /// "blocks", "is blocked by", "relates to"…
+    pub relation: String,
+    /// The other issue's key.
+    pub key: String,
+    /// The other issue's summary.
+    pub summary: Option<String>,
+    /// The other issue's status.
+    pub status: Option<String>,
+}
+
+/// An issue, normalized.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Issue {
+    /// Issue key (`ENG-42`).
+    pub key: String,
+    /// Numeric id.
+    pub id: Option<String>,
+    /// Summary line.
+    pub summary: Option<String>,
+    /// Status name.
+    pub status: Option<String>,
+    /// Status category key: `new`, `indeterminate`, `done`.
+    pub status_category: Option<String>,
+    /// Issue type name.
+    pub issue_type: Option<String>,
+    /// Priority name.
+    pub priority: Option<String>,
+    /// Assignee.
+    pub assignee: Option<User>,
+    /// Reporter.
+    pub reporter: Option<User>,
+    /// Created timestamp as Jira gives it.
+    pub created: Option<String>,
+    /// Updated timestamp.
+    pub updated: Option<String>,
+    /// Due date (`YYYY-MM-DD`).
+    pub due: Option<String>,
+    /// Resolution name.
+    pub resolution: Option<String>,
+    /// Labels.
+    pub labels: Vec<String>,
+    /// Project key.
+    pub project_key: Option<String>,
+    /// Project name.
+    pub project_name: Option<String>,
+    /// Parent issue key.
+    pub parent: Option<String>,
+    /// Component names.
+    pub components: Vec<String>,
+    /// Description.
+    pub description: Option<RichText>,
+    /// Links to other issues.
+    pub links: Vec<IssueLink>,
+    /// Sub-task keys.
+    pub subtasks: Vec<String>,
+    /// Extra fields the caller asked for, raw.
+    pub extra: serde_json::Map<String, Value>,
+}
+
+impl Issue {
+    fn from_json(v: &Value, extra_fields: &[String]) -> Option<Self> {
+        let key = text(v, "key")?;
+        let empty = Value::Null;
+        let f = v.get("fields").unwrap_or(&empty);
+        let status = f.get("status");
+        let links = array(f, "issuelinks")
+            .iter()
+            .filter_map(|l| {
+                let (relation, other) = if let Some(o) = l.get("outwardIssue") {
+                    (l.get("type").and_then(|t| text(t, "outward")), o)
+                } else {
+                    (
+                        l.get("type").and_then(|t| text(t, "inward")),
+                        l.get("inwardIssue")?,
+                    )
+                };
+                Some(IssueLink {
+                    relation: relation.unwrap_or_else(|| "relates to".to_string()),
+                    key: text(other, "key")?,
+                    summary: other.get("fields").and_then(|f| text(f, "summary")),
+                    status: other.get("fields").and_then(|f| name_of(f, "status")),
+                })
+            })
+            .collect();
+        let mut extra = serde_json::Map::new();
+        for name in extra_fields {
+            if let Some(value) = f.get(name) {
+                extra.insert(name.clone(), value.clone());
+            }
+        }
+        Some(Self {
+            key,
+            id: id(v, "id"),
+            summary: text(f, "summary"),
+            status: status.and_then(|s| text(s, "name")),
+            status_category: status
+                .and_then(|s| s.get("statusCategory"))
+                .and_then(|c| text(c, "key")),
+            issue_type: name_of(f, "issuetype"),
+            priority: name_of(f, "priority"),
+            assignee: f.get("assignee").and_then(User::from_json),
+            reporter: f.get("reporter").and_then(User::from_json),
+            created: text(f, "created"),
+            updated: text(f, "updated"),
+            due: text(f, "duedate"),
+            resolution: name_of(f, "resolution"),
+            labels: strings(f, "labels"),
+            project_key: f.get("project").and_then(|p| text(p, "key")),
+            project_name: f.get("project").and_then(|p| text(p, "name")),
+            parent: f.get("parent").and_then(|p| text(p, "key")),
+            components: array(f, "components")
+                .iter()
+                .filter_map(|c| text(c, "name"))
+                .collect(),
+            description: f.get("description").and_then(RichText::from_json),
+            links,
+            subtasks: array(f, "subtasks")
+                .iter()
+                .filter_map(|s| text(s, "key"))
+                .collect(),
+            extra,
+        })
+    }
+}
+
+/// One page of search results.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPage {
+    /// Issues on this page.
+    pub issues: Vec<Issue>,
+    /// Token for the next page; `None` on the last page.
+    pub next_page_token: Option<String>,
+    /// Total matches when the server reports it (Data Center only).
+    pub total: Option<u64>,
+}
+
+/// A comment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comment {
+    /// Comment id.
+    pub id: Option<String>,
+    /// Author.
+    pub author: Option<User>,
+    /// Created timestamp.
+    pub created: Option<String>,
+    /// Body.
+    pub body: Option<RichText>,
+}
+
+/// One changelog entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// Who changed it.
+    pub author: Option<User>,
+    /// When.
+    pub created: Option<String>,
+    /// `(field, from, to)` triples.
+    pub items: Vec<(String, Option<String>, Option<String>)>,
+}
+
+/// An available workflow transition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// Transition id.
+    pub id: String,
+    /// Transition name.
+    pub name: String,
+    /// Target status.
+    pub to: Option<String>,
+}
+
+/// What to fetch besides the issue itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IssueInclude {
+    /// Latest comments, up to this many (0 = none).
+    pub comments: u32,
+    /// Changelog.
+    pub changelog: bool,
+    /// Available transitions.
+    pub transitions: bool,
+}
+
+/// An issue with its comments, changelog and transitions.
+#[derive(Debug, Clone, Default)]
+pub struct IssueDetail {
+    /// The issue.
+    pub issue: Issue,
+    /// Latest comments, oldest first.
+    pub comments: Vec<Comment>,
+    /// Total comments on the issue.
+    pub comment_total: Option<u64>,
+    /// Changelog entries, oldest first.
+    pub changelog: Vec<Change>,
+    /// Available transitions.
+    pub transitions: Vec<Transition>,
+}
+
+/// A project.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Project {
+    /// Key.
+    pub key: String,
+    /// Name.
+    pub name: Option<String>,
+    /// `software`, `business`, `service_desk`.
+    pub project_type: Option<String>,
+    /// Lead's display name.
+    pub lead: Option<String>,
+}
+
+/// Projects plus whether more exist.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectList {
+    /// Projects.
+    pub projects: Vec<Project>,
+    /// Total visible projects matching, when known.
+    pub total: Option<u64>,
+}
+
+/// An issue type available for creation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssueType {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// True for sub-task types.
+    pub subtask: bool,
+}
+
+/// A field on the create screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldMeta {
+    /// Field id (`summary`, `customfield_10010`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Must be set on create.
+    pub required: bool,
+    /// Jira has a default for it.
+    pub has_default: bool,
+    /// Schema type (`string`, `array<string>`, `user`, `priority`…).
+    pub kind: String,
+    /// Allowed values (names or values), when the field is a choice.
+    pub allowed: Vec<String>,
+}
+
+/// Jira calls for one site.
+#[derive(Debug, Clone, Copy)]
+pub struct Jira<'a> {
+    api: &'a Api,
+}
+
+impl<'a> Jira<'a> {
+    pub(crate) fn new(api: &'a Api) -> Self {
+        Self { api }
+    }
+
+    fn v(&self) -> &'static str {
+        match self.api.deployment {
+            Deployment::Cloud => "3",
+            Deployment::DataCenter => "2",
+        }
+    }
+
+    fn url(&self, rest: &[&str]) -> url::Url {
+        let mut segments = vec!["rest", "api", self.v()];
+        segments.extend_from_slice(rest);
+        with_segments(&self.api.jira_base, &segments)
+    }
+
+    async fn get(&self, trace: &CallTrace, req: ApiRequest) -> Result<Value, ApiError> {
+        self.api.http.send(trace, req).await
+    }
+
+    /// One page of a JQL search.
+    pub async fn search(
+        &self,
+        trace: &CallTrace,
+        jql: &str,
+        extra_fields: &[String],
+        max_results: u32,
+        page_token: Option<&str>,
+    ) -> Result<SearchPage, ApiError> {
+        let mut fields: Vec<&str> = SEARCH_FIELDS.to_vec();
+        fields.extend(extra_fields.iter().map(String::as_str));
+        let fields = fields.join(",");
+        let body = match self.api.deployment {
+            Deployment::Cloud => {
+                let req = ApiRequest::get(Product::Jira, self.url(&["search", "jql"]))
+                    .query("jql", jql)
+                    .query("maxResults", max_results.to_string())
+                    .query("fields", fields)
+                    .query_opt("nextPageToken", page_token);
+                self.get(trace, req).await?
+            }
+            Deployment::DataCenter => {
+                let start = match page_token {
+                    None => 0,
+                    Some(t) => t.parse::<u64>().map_err(|_| ApiError::Status {
+                        product: Product::Jira,
+                        status: 400,
+                        messages: vec![format!(
+                            "next_page_token `{t}` is not one this tool returned; omit it to start from the first page"
+                        )],
+                    })?,
+                };
+                let req = ApiRequest::get(Product::Jira, self.url(&["search"]))
+                    .query("jql", jql)
+                    .query("startAt", start.to_string())
+                    .query("maxResults", max_results.to_string())
+                    .query("fields", fields);
+                self.get(trace, req).await?
+            }
+        };
+        let Some(raw) = body.get("issues").and_then(Value::as_array) else {
+            return Err(decode("search response has no `issues` array"));
+        };
+        let issues: Vec<Issue> = raw
+            .iter()
+            .filter_map(|i| Issue::from_json(i, extra_fields))
+            .collect();
+        let (next_page_token, total) = match self.api.deployment {
+            Deployment::Cloud => {
+                let last = body.get("isLast").and_then(Value::as_bool).unwrap_or(false);
+                (text(&body, "nextPageToken").filter(|_| !last), None)
+            }
+            Deployment::DataCenter => {
+                let start = uint(&body, "startAt").unwrap_or(0);
+                let total = uint(&body, "total");
+                let next = start + raw.len() as u64;
+                let more = total.is_some_and(|t| next < t) && !raw.is_empty();
+                (more.then(|| next.to_string()), total)
+            }
+        };
+        Ok(SearchPage {
+            issues,
+            next_page_token,
+            total,
+        })
+    }
+
+    /// One issue with what `include` asks for.
+    pub async fn issue(
+        &self,
+        trace: &CallTrace,
+        key: &str,
+        include: IssueInclude,
+    ) -> Result<IssueDetail, ApiError> {
+        let mut expand = Vec::new();
+        if include.changelog {
+            expand.push("changelog");
+        }
+        if include.transitions {
+            expand.push("transitions");
+        }
+        let req = ApiRequest::get(Product::Jira, self.url(&["issue", key]))
+            .query("fields", ISSUE_FIELDS.join(","))
+            .query_opt("expand", (!expand.is_empty()).then(|| expand.join(",")));
+        let body = self.get(trace, req).await?;
+        let issue =
+            Issue::from_json(&body, &[]).ok_or_else(|| decode("issue response has no `key`"))?;
+        let changelog = body
+            .get("changelog")
+            .map(|c| array(c, "histories"))
+            .unwrap_or(&[])
+            .iter()
+            .map(|h| Change {
+                author: h.get("author").and_then(User::from_json),
+                created: text(h, "created"),
+                items: array(h, "items")
+                    .iter()
+                    .filter_map(|i| {
+                        Some((
+                            text(i, "field")?,
+                            text(i, "fromString"),
+                            text(i, "toString"),
+                        ))
+                    })
+                    .collect(),
+            })
+            .collect();
+        let transitions = array(&body, "transitions")
+            .iter()
+            .filter_map(|t| {
+                Some(Transition {
+                    id: id(t, "id")?,
+                    name: text(t, "name")?,
+                    to: name_of(t, "to"),
+                })
+            })
+            .collect();
+        let (comments, comment_total) = if include.comments > 0 {
+            self.latest_comments(trace, &issue.key, include.comments)
+                .await?
+        } else {
+            (Vec::new(), None)
+        };
+        Ok(IssueDetail {
+            issue,
+            comments,
+            comment_total,
+            changelog,
+            transitions,
+        })
+    }
+
+    /// The latest `limit` comments (returned oldest first) and the total count.
+    async fn latest_comments(
+        &self,
+        trace: &CallTrace,
+        key: &str,
+        limit: u32,
+    ) -> Result<(Vec<Comment>, Option<u64>), ApiError> {
+        let req = ApiRequest::get(Product::Jira, self.url(&["issue", key, "comment"]))
+            .query("orderBy", "-created")
+            .query("maxResults", limit.to_string());
+        let body = self.get(trace, req).await?;
+        let mut comments: Vec<Comment> = array(&body, "comments")
+            .iter()
+            .map(|c| Comment {
+                id: id(c, "id"),
+                author: c.get("author").and_then(User::from_json),
+                created: text(c, "created"),
+                body: c.get("body").and_then(RichText::from_json),
+            })
+            .collect();
+        // Servers that ignore `orderBy` return oldest first; normalize to newest-N, oldest first.
+        comments.sort_by(|a, b| a.created.cmp(&b.created));
+        let keep = comments.len().saturating_sub(limit as usize);
+        comments.drain(..keep);
+        Ok((comments, uint(&body, "total")))
+    }
+
+    /// Projects visible to the user, optionally filtered by a text query and confined to `keys`.
+    pub async fn projects(
+        &self,
+        trace: &CallTrace,
+        query: Option<&str>,
+        keys: &[String],
+        max_results: u32,
+    ) -> Result<ProjectList, ApiError> {
+        let parse = |p: &Value| -> Option<Project> {
+            Some(Project {
+                key: text(p, "key")?,
+                name: text(p, "name"),
+                project_type: text(p, "projectTypeKey"),
+                lead: p.get("lead").and_then(|l| text(l, "displayName")),
+            })
+        };
+        match self.api.deployment {
+            Deployment::Cloud => {
+                let mut req = ApiRequest::get(Product::Jira, self.url(&["project", "search"]))
+                    .query("maxResults", max_results.to_string())
+                    .query("orderBy", "key")
+                    .query_opt("query", query);
+                for k in keys {
+                    req = req.query("keys", k.as_str());
+                }
+                let body = match self.get(trace, req).await {
+                    Ok(b) => b,
+                    // Jira answers 404 when no project matches `keys`.
+                    Err(ApiError::Status { status: 404, .. }) if !keys.is_empty() => {
+                        return Ok(ProjectList::default());
+                    }
+                    Err(e) => return Err(e),
+                };
+                Ok(ProjectList {
+                    projects: array(&body, "values").iter().filter_map(parse).collect(),
+                    total: uint(&body, "total"),
+                })
+            }
+            Deployment::DataCenter => {
+                let body = self
+                    .get(
+                        trace,
+                        ApiRequest::get(Product::Jira, self.url(&["project"])),
+                    )
+                    .await?;
+                let needle = query.map(str::to_lowercase);
+                let all: Vec<Project> = body
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter_map(parse)
+                    .filter(|p| keys.is_empty() || keys.contains(&p.key))
+                    .filter(|p| {
+                        needle.as_ref().is_none_or(|n| {
+                            p.key.to_lowercase().contains(n)
+                                || p.name
+                                    .as_ref()
+                                    .is_some_and(|x| x.to_lowercase().contains(n))
+                        })
+                    })
+                    .collect();
+                let total = all.len() as u64;
+                Ok(ProjectList {
+                    projects: all.into_iter().take(max_results as usize).collect(),
+                    total: Some(total),
+                })
+            }
+        }
+    }
+
+    /// Issue types that can be created in `project`.
+    pub async fn create_issue_types(
+        &self,
+        trace: &CallTrace,
+        project: &str,
+    ) -> Result<Vec<IssueType>, ApiError> {
+        let req = ApiRequest::get(
+            Product::Jira,
+            self.url(&["issue", "createmeta", project, "issuetypes"]),
+        )
+        .query("maxResults", "200");
+        let body = self.get(trace, req).await?;
+        let list = if body.get("issueTypes").is_some() {
+            array(&body, "issueTypes")
+        } else {
+            array(&body, "values")
+        };
+        Ok(list
+            .iter()
+            .filter_map(|t| {
+                Some(IssueType {
+                    id: id(t, "id")?,
+                    name: text(t, "name")?,
+                    subtask: t.get("subtask").and_then(Value::as_bool).unwrap_or(false),
+                })
+            })
+            .collect())
+    }
+
+    /// Fields on the create screen of one issue type.
+    pub async fn create_fields(
+        &self,
+        trace: &CallTrace,
+        project: &str,
+        issue_type_id: &str,
+    ) -> Result<Vec<FieldMeta>, ApiError> {
+        let req = ApiRequest::get(
+            Product::Jira,
+            self.url(&["issue", "createmeta", project, "issuetypes", issue_type_id]),
+        )
+        .query("maxResults", "200");
+        let body = self.get(trace, req).await?;
+        let list = if body.get("fields").is_some() {
+            array(&body, "fields")
+        } else {
+            array(&body, "values")
+        };
+        Ok(list
+            .iter()
+            .filter_map(|f| {
+                let schema = f.get("schema");
+                let base = schema.and_then(|s| text(s, "type")).unwrap_or_default();
+                let kind = match schema.and_then(|s| text(s, "items")) {
+                    Some(items) => format!("{base}<{items}>"),
+                    None => base,
+                };
+                Some(FieldMeta {
+                    id: text(f, "fieldId").or_else(|| text(f, "key"))?,
+                    name: text(f, "name").unwrap_or_default(),
+                    required: f.get("required").and_then(Value::as_bool).unwrap_or(false),
+                    has_default: f
+                        .get("hasDefaultValue")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                    kind,
+                    allowed: array(f, "allowedValues")
+                        .iter()
+                        .filter_map(|a| {
+                            text(a, "name")
+                                .or_else(|| text(a, "value"))
+                                .or_else(|| text(a, "key"))
+                        })
+                        .collect(),
+                })
+            })
+            .collect())
+    }
+
+    /// The signed-in user.
+    pub async fn myself(&self, trace: &CallTrace) -> Result<User, ApiError> {
+        let body = self
+            .get(trace, ApiRequest::get(Product::Jira, self.url(&["myself"])))
+            .await?;
+        User::from_json(&body).ok_or_else(|| decode("myself response is not an object"))
+    }
+}
+
+fn decode(message: &str) -> ApiError {
+    ApiError::Decode {
+        product: Product::Jira,
+        message: message.to_string(),
+    }
+}
