@@ -1,1 +1,110 @@
-//! The command line.
+//! The command line: parses arguments, loads settings, runs one command, maps errors to exit codes.
+//!
+//! Exit codes (SPEC §2): 0 ok, 1 runtime failure, 2 usage or configuration error.
+
+pub mod demo;
+pub mod sandbox;
+pub mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{ConfigError, Locations, Settings};
+
+/// `atlassian-mcp-bridge [--config FILE] <command>`
+#[derive(Debug, Parser)]
+#[command(
+    name = "atlassian-mcp-bridge",
+    version,
+    about = "Local stdio MCP server for Jira and Confluence, with a tamper-evident audit log"
+)]
+pub struct Cli {
+    /// Config file (default: $ATLASSIAN_MCP_BRIDGE_HOME/config.toml or the platform config dir).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "ATLASSIAN_MCP_BRIDGE_CONFIG"
+    )]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the MCP server on stdin/stdout (what AI desktops launch).
+    Serve {
+        /// Serve against the built-in sandbox site instead of the configured one.
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// Run the built-in Atlassian sandbox site as an HTTP server on 127.0.0.1.
+    Sandbox {
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 8089)]
+        port: u16,
+        /// Latency added to every request, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+    },
+    /// One-shot tour: sandbox + server + a scripted MCP client session.
+    Demo,
+}
+
+/// A failure with its exit code: usage/config errors exit 2, everything else 1.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Usage or configuration problem.
+    #[error("{0}")]
+    Usage(String),
+    /// Runtime failure.
+    #[error(transparent)]
+    Runtime(#[from] anyhow::Error),
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        CliError::Usage(e.to_string())
+    }
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Usage(_) => ExitCode::from(2),
+            CliError::Runtime(_) => ExitCode::from(1),
+        }
+    }
+}
+
+/// Loads settings for commands that need them.
+pub fn load_settings(cli_config: Option<&std::path::Path>) -> Result<Settings, CliError> {
+    let locations = Locations::discover(cli_config)?;
+    Ok(Settings::load(&locations)?)
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Runtime(anyhow::anyhow!("cannot start the async runtime: {e}")))?;
+    let code = match cli.command {
+        Command::Serve { sandbox } => {
+            let settings = load_settings(cli.config.as_deref())?;
+            runtime.block_on(serve::run(settings, sandbox))
+        }
+        Command::Sandbox { port, latency_ms } => runtime.block_on(sandbox::run(port, latency_ms)),
+        Command::Demo => runtime.block_on(demo::run()),
+    };
+    // Do not wait for a blocked stdin reader: it cannot be cancelled (rmcp-guide §5.1).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    code
+}
