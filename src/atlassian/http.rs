@@ -250,21 +250,14 @@ impl HttpClient {
             let response = match result {
                 Ok(r) => r,
                 Err(e) => {
+                    // Transport failures are not retried: a refused connection or a 30 s
+                    // timeout will not heal within one tool call, and the model should hear
+                    // about it at once.
                     trace.record(&req.method, &path, 0, elapsed);
-                    let timeout = e.is_timeout();
-                    let retryable = idempotent && (timeout || e.is_connect());
-                    if retryable {
-                        let wait = self.backoff(attempt);
-                        if trace.take_retry(&self.retry, wait) {
-                            attempt += 1;
-                            tokio::time::sleep(wait).await;
-                            continue;
-                        }
-                    }
                     return Err(ApiError::Transport {
                         product,
                         message: describe_transport_error(&e),
-                        timeout,
+                        timeout: e.is_timeout(),
                     });
                 }
             };

@@ -1,0 +1,196 @@
+//! How upstream trouble reaches the model: retries, rate limits, Jira's own errors, redirects.
+
+use std::sync::{Arc, Mutex};
+
+use atlassian_mcp_bridge::sandbox::FaultSpec;
+use serde_json::{Value, json};
+
+use crate::support::{Env, Flavor, call, err, ok};
+
+fn statuses(record: &Value) -> Vec<u64> {
+    record["upstream"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["status"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_retried_then_reported() {
+    let env = Env::new(Flavor::Cloud, "").await;
+    let client = env.client().await;
+    let path = "/rest/api/3/search/jql";
+
+    env.sandbox.faults().inject(FaultSpec {
+        status: 429,
+        count: 2,
+        retry_after: Some(0),
+        path_prefix: Some(path.to_string()),
+    });
+    ok(&call(&client, "jira_search", json!({"jql": "project = ENG"})).await);
+
+    env.sandbox.faults().inject(FaultSpec {
+        status: 503,
+        count: 1,
+        retry_after: Some(0),
+        path_prefix: Some(path.to_string()),
+    });
+    ok(&call(&client, "jira_search", json!({"jql": "project = ENG"})).await);
+
+    env.sandbox.faults().inject(FaultSpec {
+        status: 429,
+        count: 50,
+        retry_after: Some(0),
+        path_prefix: Some(path.to_string()),
+    });
+    let msg = err(&call(&client, "jira_search", json!({"jql": "project = ENG"})).await);
+    assert!(msg.contains("rate limiting"), "{msg}");
+    env.sandbox.faults().clear();
+
+    // A Retry-After longer than the 30 s budget is reported at once, with the wait.
+    env.sandbox.faults().inject(FaultSpec {
+        status: 429,
+        count: 1,
+        retry_after: Some(120),
+        path_prefix: Some(path.to_string()),
+    });
+    let started = std::time::Instant::now();
+    let msg = err(&call(&client, "jira_search", json!({"jql": "project = ENG"})).await);
+    assert!(msg.contains("120 s"), "{msg}");
+    assert!(started.elapsed().as_secs() < 10);
+    client.cancel().await.ok();
+
+    let records = env.tool_records();
+    assert_eq!(statuses(&records[0]), [429, 429, 200]);
+    assert_eq!(statuses(&records[1]), [503, 200]);
+    assert_eq!(
+        statuses(&records[2]),
+        [429, 429, 429, 429, 429],
+        "1 try + 4 retries"
+    );
+    assert_eq!(records[2]["outcome"], "error");
+    assert_eq!(statuses(&records[3]), [429]);
+    for r in &records {
+        for u in r["upstream"].as_array().unwrap() {
+            assert_eq!(u["path"], path, "path without query or host");
+            assert_eq!(u["method"], "GET");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_and_confluence_errors_come_through_with_their_messages() {
+    let env = Env::new(Flavor::Cloud, "").await;
+    let client = env.client().await;
+    let msg = err(&call(&client, "jira_search", json!({"jql": "project = = ENG"})).await);
+    assert!(msg.contains("Jira rejected the request"), "{msg}");
+    assert!(msg.to_lowercase().contains("jql"), "{msg}");
+    let msg = err(&call(&client, "jira_search", json!({"jql": "nosuchfield = 1"})).await);
+    assert!(msg.contains("nosuchfield"), "{msg}");
+    let msg = err(&call(
+        &client,
+        "confluence_search",
+        json!({"cql": "type = = page"}),
+    )
+    .await);
+    assert!(msg.contains("Confluence rejected the request"), "{msg}");
+    env.sandbox.faults().inject(FaultSpec {
+        status: 500,
+        count: 1,
+        retry_after: None,
+        path_prefix: Some("/rest/api/3/issue".to_string()),
+    });
+    let msg = err(&call(&client, "jira_get_issue", json!({"key": "ENG-1"})).await);
+    assert!(msg.contains("server error"), "{msg}");
+    client.cancel().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_and_wrong_deployment_are_explained() {
+    let env = Env::new(Flavor::Cloud, "").await;
+    std::fs::write(
+        env.home.path().join("config.toml"),
+        format!(
+            "[site]\nurl = \"{}\"\ndeployment = \"cloud\"\nemail = \"demo@example.com\"\napi_token = \"wrong-token\"\n",
+            env.sandbox.base_url()
+        ),
+    )
+    .unwrap();
+    let client = env.client().await;
+    let msg = err(&call(&client, "jira_search", json!({"jql": "project = ENG"})).await);
+    assert!(msg.contains("did not accept the credentials"), "{msg}");
+    assert!(!msg.contains("wrong-token"));
+    client.cancel().await.ok();
+
+    // A Cloud site configured as Data Center hits the removed v2 search and says so.
+    std::fs::write(
+        env.home.path().join("config.toml"),
+        format!(
+            "[site]\nurl = \"{}\"\ndeployment = \"data-center\"\nauth = \"pat\"\npat = \"x\"\n",
+            env.sandbox.base_url()
+        ),
+    )
+    .unwrap();
+    let client = env.client().await;
+    let msg = err(&call(&client, "jira_search", json!({"jql": "project = ENG"})).await);
+    assert!(
+        msg.contains("removed") || msg.contains("credentials"),
+        "{msg}"
+    );
+    client.cancel().await.ok();
+}
+
+/// A site that redirects to another origin must not receive our credentials there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_never_carry_credentials_to_another_host() {
+    use axum::Router;
+    use axum::http::HeaderMap;
+    use axum::response::Redirect;
+    use axum::routing::any;
+
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let seen2 = seen.clone();
+    let other = Router::new().fallback(any(move |headers: HeaderMap| {
+        let seen = seen2.clone();
+        async move {
+            seen.lock().unwrap().push(
+                headers
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap_or("").to_string()),
+            );
+            axum::Json(json!({"issues": [], "isLast": true}))
+        }
+    }));
+    let other_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_addr = other_listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(other_listener, other).await.ok() });
+    let target = format!(
+        "http://localhost:{}/rest/api/3/search/jql",
+        other_addr.port()
+    );
+    let site = Router::new().fallback(any(move || {
+        let target = target.clone();
+        async move { Redirect::temporary(&target) }
+    }));
+    let site_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site_addr = site_listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(site_listener, site).await.ok() });
+
+    let env = Env::new(Flavor::Cloud, "").await;
+    std::fs::write(
+        env.home.path().join("config.toml"),
+        format!(
+            "[site]\nurl = \"http://{site_addr}\"\ndeployment = \"cloud\"\nemail = \"a@b.c\"\napi_token = \"secret-value\"\n"
+        ),
+    )
+    .unwrap();
+    let client = env.client().await;
+    let msg = err(&call(&client, "jira_search", json!({"jql": "project = ENG"})).await);
+    assert!(msg.contains("redirected"), "{msg}");
+    client.cancel().await.ok();
+    assert!(
+        seen.lock().unwrap().iter().all(Option::is_none),
+        "the other host saw credentials"
+    );
+}
