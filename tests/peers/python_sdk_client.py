@@ -1,0 +1,110 @@
+"""Drives the real bridge binary with the official Python MCP SDK (a third-party client).
+
+Usage: python python_sdk_client.py <path-to-atlassian-mcp-bridge>
+
+Runs the same checks in both lifecycles the SDK speaks: `legacy` (initialize handshake, like
+Claude Desktop) and `auto` (probes `server/discover`, then the stateless 2026-07-28 protocol).
+Prints one line per check and a closing "N passed, M failed" line; exits 1 on any failure.
+"""
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+
+from mcp import Client, StdioServerParameters
+
+EXPECTED_TOOLS = {
+    "atlassian_whoami",
+    "confluence_get_page",
+    "confluence_list_spaces",
+    "confluence_search",
+    "jira_get_create_fields",
+    "jira_get_issue",
+    "jira_list_projects",
+    "jira_search",
+}
+
+passed = 0
+failed = 0
+
+
+def check(name, condition, detail=""):
+    global passed, failed
+    if condition:
+        passed += 1
+        print(f"ok   {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name} {detail}")
+
+
+def text_of(result):
+    return "\n".join(getattr(c, "text", "") for c in result.content)
+
+
+async def run(binary, mode, home):
+    params = StdioServerParameters(
+        command=binary,
+        args=["serve", "--sandbox"],
+        env={"ATLASSIAN_MCP_BRIDGE_HOME": home, "PATH": os.environ.get("PATH", "")},
+    )
+    async with Client(params, mode=mode, read_timeout_seconds=30) as client:
+        tools = await client.list_tools()
+        names = {t.name for t in tools.tools}
+        check(f"[{mode}] tools/list has the 8 read tools", names == EXPECTED_TOOLS, sorted(names))
+        for t in tools.tools:
+            ann = t.annotations
+            check(
+                f"[{mode}] {t.name} declares readOnlyHint",
+                ann is not None and ann.read_only_hint is True,
+            )
+
+        result = await client.call_tool("jira_search", {"jql": "project = ENG", "max_results": 5})
+        structured = result.structured_content or {}
+        check(
+            f"[{mode}] jira_search returns 5 issues",
+            not result.is_error and len(structured.get("issues", [])) == 5,
+            text_of(result)[:300],
+        )
+        check(f"[{mode}] jira_search text names ENG keys", "ENG-" in text_of(result))
+
+        result = await client.call_tool("jira_get_issue", {"key": "ENG-1"})
+        check(
+            f"[{mode}] jira_get_issue ENG-1",
+            not result.is_error and (result.structured_content or {}).get("key") == "ENG-1",
+            text_of(result)[:300],
+        )
+
+        result = await client.call_tool("jira_get_issue", {"key": "not a key"})
+        check(f"[{mode}] bad key is a tool error", result.is_error is True, text_of(result)[:200])
+
+        result = await client.call_tool("confluence_search", {"cql": "type = page", "limit": 2})
+        check(
+            f"[{mode}] confluence_search",
+            not result.is_error and len((result.structured_content or {}).get("results", [])) == 2,
+            text_of(result)[:300],
+        )
+
+
+async def main():
+    binary = sys.argv[1]
+    with tempfile.TemporaryDirectory() as home:
+        for mode in ("legacy", "auto"):
+            try:
+                await run(binary, mode, home)
+            except Exception as e:  # a crash is a failed check, not a traceback-only exit
+                check(f"[{mode}] session completed", False, repr(e))
+        audit = os.path.join(home, "audit", "audit.jsonl")
+        with open(audit, encoding="utf-8") as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        calls = [r for r in records if r["event"] == "tool_call"]
+        check("audit has one record per tool call (2 sessions x 5 calls)", len(calls) == 10, len(calls))
+        clients = {r["client"]["name"] for r in calls if r.get("client")}
+        check("audit names the Python SDK client", len(clients) >= 1, clients)
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+asyncio.run(main())

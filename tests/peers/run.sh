@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Drives the real binary with third-party MCP clients from public registries:
+#   - the official Python MCP SDK 2.x (pip), in both the initialize and 2026-07-28 lifecycles;
+#   - the MCP Inspector CLI (npm): tools/list and tools/call.
+# Installs both under target/peers/ (cached between runs). Prints "N passed, M failed".
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+peers="$root/target/peers"
+mkdir -p "$peers"
+
+cargo build --quiet --bin atlassian-mcp-bridge
+bin="$root/target/debug/atlassian-mcp-bridge"
+
+# --- Python MCP SDK -------------------------------------------------------------------------
+if [ ! -x "$peers/venv/bin/python" ] || ! "$peers/venv/bin/python" -c 'import mcp' 2>/dev/null; then
+  python3 -m venv "$peers/venv"
+  "$peers/venv/bin/pip" install --quiet --disable-pip-version-check "mcp>=2,<3"
+fi
+"$peers/venv/bin/python" tests/peers/python_sdk_client.py "$bin"
+
+# --- MCP Inspector CLI ------------------------------------------------------------------------
+inspector="$peers/inspector"
+if [ ! -x "$inspector/node_modules/.bin/mcp-inspector-cli" ]; then
+  mkdir -p "$inspector"
+  (cd "$inspector" && { [ -f package.json ] || echo '{"name":"peers","private":true}' > package.json; } \
+    && npm install --silent --no-audit --no-fund @modelcontextprotocol/inspector-cli@1 >/dev/null)
+fi
+home="$(mktemp -d)"
+trap 'rm -rf "$home"' EXIT
+pass=0; fail=0
+run_inspector() {
+  # The CLI resolves ../package.json from its working directory, so run it from a subfolder.
+  (cd "$inspector/node_modules" && ATLASSIAN_MCP_BRIDGE_HOME="$home" \
+    ./.bin/mcp-inspector-cli --cli "$bin" serve --sandbox "$@")
+}
+check() {
+  local name="$1" out="$2" needle="$3"
+  if grep -q -- "$needle" <<<"$out"; then pass=$((pass+1)); echo "ok   $name";
+  else fail=$((fail+1)); echo "FAIL $name"; echo "$out" | head -20; fi
+}
+out="$(run_inspector --method tools/list 2>&1 || true)"
+check "inspector tools/list names jira_search" "$out" '"jira_search"'
+check "inspector tools/list names atlassian_whoami" "$out" '"atlassian_whoami"'
+out="$(run_inspector --method tools/call --tool-name jira_get_issue --tool-arg key=ENG-1 2>&1 || true)"
+check "inspector tools/call jira_get_issue" "$out" 'ENG-1'
+out="$(run_inspector --method tools/call --tool-name jira_search --tool-arg 'jql=project = OPS' --tool-arg max_results=3 2>&1 || true)"
+check "inspector tools/call jira_search" "$out" 'OPS-'
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
