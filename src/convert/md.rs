@@ -277,7 +277,24 @@ fn render_table(rows: &[Row]) -> String {
 
 /// Renders a cell's blocks onto one line: line and paragraph breaks become `<br>`, pipes escaped.
 fn render_cell(blocks: &[Block]) -> String {
-    let md = render_blocks(blocks);
+    // Fences cannot live on one line: code blocks become one code span per line.
+    let inline_code: Vec<Block> = blocks
+        .iter()
+        .map(|b| match b {
+            Block::Code { text, .. } => {
+                let mut inl = Vec::new();
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    if !inl.is_empty() {
+                        inl.push(Inline::Break);
+                    }
+                    inl.push(Inline::Code(line.to_string()));
+                }
+                Block::Paragraph(inl)
+            }
+            other => other.clone(),
+        })
+        .collect();
+    let md = render_blocks(&inline_code);
     let lines: Vec<&str> = md
         .split('\n')
         .map(str::trim)
@@ -641,6 +658,23 @@ mod tests {
         assert_eq!(
             render_document(&[Block::Table(rows)]),
             "| h1 | h2 |\n| --- | --- |\n| a\\|b | |\n| wide | |"
+        );
+    }
+
+    #[test]
+    fn code_blocks_in_cells_become_code_spans() {
+        let rows = vec![Row {
+            cells: vec![Cell {
+                blocks: vec![Block::Code {
+                    lang: "sh".into(),
+                    text: "a | b\n\nc\n".into(),
+                }],
+                colspan: 1,
+            }],
+        }];
+        assert_eq!(
+            render_document(&[Block::Table(rows)]),
+            "| `a \\| b`<br>`c` |\n| --- |"
         );
     }
 
