@@ -405,15 +405,44 @@ fn repair_torn_tail(file: &mut File, path: &Path, len: u64) -> std::io::Result<u
     }
 }
 
-/// `seq` and `hash` of the last parseable record in `file[..len]` (which ends with `\n`),
-/// scanning backwards line by line. Unparseable lines are skipped with a warning (`audit verify`
-/// reports them); the chain continues from the last good record.
+/// The line that ends at `end` (where `file[end - 1]` is its `\n`): its start and its bytes
+/// without the `\n`. Reads backwards in chunks, reusing what it read.
+fn line_ending_at(file: &mut File, end: u64) -> std::io::Result<(u64, Vec<u8>)> {
+    let stop = end.saturating_sub(1);
+    let mut pos = stop;
+    let mut pieces: Vec<Vec<u8>> = Vec::new();
+    let mut start = 0;
+    while pos > 0 {
+        let step = pos.min(BACK_CHUNK as u64);
+        let from = pos - step;
+        let mut chunk = read_range(file, from, pos)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            start = from + i as u64 + 1;
+            pieces.push(chunk.split_off(i + 1));
+            break;
+        }
+        pieces.push(chunk);
+        pos = from;
+    }
+    let line = pieces.into_iter().rev().flatten().collect();
+    Ok((start, line))
+}
+
+/// `seq` and `hash` of the last parseable record in `file[..len]`, scanning backwards line by
+/// line. Unparseable lines are skipped with a warning (`audit verify` reports them); the chain
+/// continues from the last good record.
 fn last_record(file: &mut File, len: u64) -> std::io::Result<Option<Tail>> {
-    // Ignore anything after the last newline (only possible for rotated files).
-    let mut end = line_start(file, len)?;
+    if len == 0 {
+        return Ok(None);
+    }
+    // Ignore anything after the last newline (a torn tail, only possible in rotated files).
+    let mut end = if read_range(file, len - 1, len)? == b"\n" {
+        len
+    } else {
+        line_start(file, len)?
+    };
     while end > 0 {
-        let start = line_start(file, end - 1)?;
-        let line = read_range(file, start, end - 1)?;
+        let (start, line) = line_ending_at(file, end)?;
         if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&line) {
             let seq = map.get("seq").and_then(Value::as_u64);
             let hash = map.get("hash").and_then(Value::as_str);
@@ -796,6 +825,21 @@ mod tests {
         let r = log.append_blocking(entry("x", 6)).unwrap();
         assert_eq!(r.seq, 4);
         verify_ok(&path, 4);
+    }
+
+    #[test]
+    fn garbage_last_line_is_skipped_and_reported_by_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&settings(&path, ArgsMode::Redacted, 1 << 20, false)).unwrap();
+        let recs = write_n(&log, 2);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"garbage\n").unwrap();
+        let r = log.append_blocking(entry("x", 3)).unwrap();
+        assert_eq!((r.seq, r.prev.as_str()), (3, recs[1].hash.as_str()));
+        let f = reader::verify(&path).unwrap().failure.unwrap();
+        assert_eq!(f.at.line, 3);
+        assert!(f.reason.contains("not valid JSON"), "{}", f.reason);
     }
 
     #[test]

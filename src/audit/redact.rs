@@ -39,7 +39,8 @@ const NOT_SECRET_KEYS: &[&str] = &[
 ];
 
 /// True when an object member with this key must never be written (case-insensitive substring
-/// match on [`SECRET_KEY_PARTS`], minus a few known pagination cursors).
+/// match on `token`, `password`, `secret`, `api_key`, `authorization`, `cookie` and a few more,
+/// minus known pagination cursors such as `next_page_token`).
 pub fn is_secret_key(key: &str) -> bool {
     let lower = key.to_ascii_lowercase();
     if NOT_SECRET_KEYS.contains(&lower.as_str()) {

@@ -205,13 +205,27 @@ fn verify(
     })
 }
 
+/// Text from the log made safe for a terminal: tool names, keys and errors come from clients and
+/// upstream, so control characters (ANSI escapes, newlines) are shown escaped, not interpreted.
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// One record in the compact human form: time, tool/event, outcome, duration, touched, error.
 fn human(r: &AuditRecord) -> String {
     let mut s = format!(
         "{}  #{:<6} {:<28} {:<9} {:>9}",
-        r.ts,
+        clean(&r.ts),
         r.seq,
-        r.label(),
+        clean(r.label()),
         r.outcome.as_str(),
         format!("{:.1}ms", r.duration_ms)
     );
@@ -221,7 +235,7 @@ fn human(r: &AuditRecord) -> String {
             .touched
             .iter()
             .take(SHOWN)
-            .map(String::as_str)
+            .map(|k| clean(k))
             .collect::<Vec<_>>()
             .join(",");
         if r.touched.len() > SHOWN {
@@ -232,7 +246,7 @@ fn human(r: &AuditRecord) -> String {
     }
     if let Some(e) = &r.error {
         s.push_str("  error: ");
-        s.push_str(&e.replace('\n', " "));
+        s.push_str(&clean(e));
     }
     s
 }
@@ -331,7 +345,7 @@ fn stats(snapshot: &Snapshot, json: bool, out: &mut dyn Write) -> anyhow::Result
         writeln!(
             out,
             "{:<28} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10}",
-            tool,
+            clean(tool),
             t.calls,
             t.errors,
             t.denied,
@@ -610,6 +624,23 @@ mod tests {
             .map(str::to_owned)
             .collect();
         assert_eq!(out.lines().collect::<Vec<_>>(), stored);
+    }
+
+    #[test]
+    fn human_output_escapes_control_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(&dir.path().join("audit.jsonl"), 1 << 20);
+        let log = AuditLog::open(&s).unwrap();
+        let mut e = entry("evil\u{1b}[2J", Outcome::Error, 1.0, &["K-1\r"]);
+        e.error = Some("line1\nline2\u{7}".into());
+        log.append_blocking(e).unwrap();
+        let (_, out) = run_cli(&s, &["tail"]);
+        assert_eq!(out.lines().count(), 1, "{out:?}");
+        assert!(!out.trim_end().chars().any(char::is_control), "{out:?}");
+        assert!(
+            out.contains("evil\\u{1b}[2J") && out.contains("line1\\nline2"),
+            "{out}"
+        );
     }
 
     #[test]
