@@ -120,3 +120,141 @@ pub struct AuditRecord {
     /// `sha256_hex(prev + JCS(record without hash))`.
     pub hash: String,
 }
+
+/// The `prev` of the first record ever written: 64 ASCII zeros.
+pub const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The record format version this code writes and verifies.
+pub const RECORD_VERSION: u32 = 1;
+
+/// Serializes a JSON object with its `hash` member left out, so the canonical form can be
+/// produced without copying the record.
+struct WithoutHash<'a>(&'a serde_json::Map<String, serde_json::Value>);
+
+impl Serialize for WithoutHash<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.0 {
+            if key != "hash" {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// The chain rule of SPEC §9: `sha256_hex(prev + JCS(record without "hash"))`.
+///
+/// Takes the record as a JSON object (as parsed from a line, or as built by the writer) so that
+/// verification covers every member actually stored, including ones this version does not know.
+pub fn chain_hash(
+    prev: &str,
+    record: &serde_json::Map<String, serde_json::Value>,
+) -> Result<String, serde_json::Error> {
+    use sha2::Digest;
+    let canonical = serde_json_canonicalizer::to_vec(&WithoutHash(record))?;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(prev.as_bytes());
+    hasher.update(&canonical);
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// SHA-256 (hex) of the JCS form of a JSON value: the `args_sha256` rule.
+pub fn jcs_sha256(value: &serde_json::Value) -> Result<String, serde_json::Error> {
+    use sha2::Digest;
+    let canonical = serde_json_canonicalizer::to_vec(value)?;
+    Ok(hex::encode(sha2::Sha256::digest(&canonical)))
+}
+
+/// Rounds a millisecond duration to 0.1 ms (keeps lines short); non-finite or negative values,
+/// which JSON cannot carry or which make no sense as a duration, become 0.
+pub fn round_ms(ms: f64) -> f64 {
+    if !ms.is_finite() || ms <= 0.0 {
+        return 0.0;
+    }
+    (ms * 10.0).round() / 10.0
+}
+
+impl AuditRecord {
+    /// Computes this record's hash from its other fields (including `prev`); the stored `hash`
+    /// field is ignored.
+    pub fn compute_hash(&self) -> Result<String, serde_json::Error> {
+        match serde_json::to_value(self)? {
+            serde_json::Value::Object(map) => chain_hash(&self.prev, &map),
+            // A struct always serializes to an object; anything else is a serializer bug.
+            _ => Err(serde::ser::Error::custom(
+                "audit record did not serialize to an object",
+            )),
+        }
+    }
+
+    /// The name shown for the record in listings and stats: the tool for tool calls, else the
+    /// event (`server_start`, `login`, …).
+    pub fn label(&self) -> &str {
+        self.tool.as_deref().unwrap_or(&self.event)
+    }
+}
+
+impl Outcome {
+    /// The spelling used in the log and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Denied => "denied",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn zero_hash_is_64_zeros() {
+        assert_eq!(ZERO_HASH.len(), 64);
+        assert!(ZERO_HASH.bytes().all(|b| b == b'0'));
+    }
+
+    #[test]
+    fn chain_hash_ignores_hash_member_and_key_order() {
+        let a = json!({"b": 1, "a": "x", "hash": "whatever"});
+        let b = json!({"a": "x", "b": 1.0});
+        let (serde_json::Value::Object(a), serde_json::Value::Object(b)) = (a, b) else {
+            panic!("objects")
+        };
+        assert_eq!(
+            chain_hash(ZERO_HASH, &a).unwrap(),
+            chain_hash(ZERO_HASH, &b).unwrap()
+        );
+        assert_ne!(
+            chain_hash(ZERO_HASH, &a).unwrap(),
+            chain_hash("1", &a).unwrap()
+        );
+    }
+
+    #[test]
+    fn chain_hash_matches_hand_computed_value() {
+        use sha2::Digest;
+        let serde_json::Value::Object(m) = json!({"z": 41.2, "a": [5.0, "é"], "hash": "h"}) else {
+            panic!("object")
+        };
+        let expected = hex::encode(sha2::Sha256::digest(
+            format!("{ZERO_HASH}{{\"a\":[5,\"é\"],\"z\":41.2}}").as_bytes(),
+        ));
+        assert_eq!(chain_hash(ZERO_HASH, &m).unwrap(), expected);
+    }
+
+    #[test]
+    fn round_ms_rounds_to_tenths() {
+        assert_eq!(round_ms(41.234), 41.2);
+        assert_eq!(round_ms(0.05), 0.1);
+        assert_eq!(round_ms(f64::NAN), 0.0);
+        assert_eq!(round_ms(-3.0), 0.0);
+        assert_eq!(round_ms(f64::INFINITY), 0.0);
+    }
+}

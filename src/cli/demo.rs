@@ -194,8 +194,14 @@ async fn tour(peer: &Peer<RoleClient>) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Verifies the demo's audit log (replaced by the audit reader once it lands).
+/// Verifies the demo's audit log with the same code as `audit verify`.
 fn verify_log(path: &std::path::Path) -> Result<String, CliError> {
-    let text = std::fs::read_to_string(path).context("cannot read the demo audit log")?;
-    Ok(format!("{} records written", text.lines().count()))
+    let report = crate::audit::reader::verify(path).context("cannot read the demo audit log")?;
+    match &report.failure {
+        None => Ok(format!(
+            "ok: {} records verified (hash chain intact)",
+            report.records
+        )),
+        Some(f) => Err(anyhow!("audit log failed verification at {}: {}", f.at, f.reason).into()),
+    }
 }

@@ -2,6 +2,7 @@
 //!
 //! Exit codes (SPEC §2): 0 ok, 1 runtime failure, 2 usage or configuration error.
 
+pub mod audit;
 pub mod demo;
 pub mod sandbox;
 pub mod serve;
@@ -54,6 +55,12 @@ pub enum Command {
     },
     /// One-shot tour: sandbox + server + a scripted MCP client session.
     Demo,
+    /// Read the audit log: tail, query, verify, stats.
+    Audit {
+        /// Which audit command.
+        #[command(subcommand)]
+        cmd: audit::AuditCommand,
+    },
 }
 
 /// A failure with its exit code: usage/config errors exit 2, everything else 1.
@@ -91,20 +98,32 @@ pub fn load_settings(cli_config: Option<&std::path::Path>) -> Result<Settings, C
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let config = cli.config;
+    match cli.command {
+        Command::Audit { cmd } => {
+            let settings = load_settings(config.as_deref())?;
+            Ok(audit::run(cmd, &settings.audit)?)
+        }
+        Command::Serve { sandbox } => {
+            let settings = load_settings(config.as_deref())?;
+            block_on(serve::run(settings, sandbox))
+        }
+        Command::Sandbox { port, latency_ms } => block_on(sandbox::run(port, latency_ms)),
+        Command::Demo => block_on(demo::run()),
+    }
+}
+
+/// Runs an async command on a fresh runtime, without waiting on a blocked stdin reader at the
+/// end (it cannot be cancelled; rmcp-guide §5.1).
+fn block_on(
+    fut: impl std::future::Future<Output = Result<ExitCode, CliError>>,
+) -> Result<ExitCode, CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| CliError::Runtime(anyhow::anyhow!("cannot start the async runtime: {e}")))?;
-    let code = match cli.command {
-        Command::Serve { sandbox } => {
-            let settings = load_settings(cli.config.as_deref())?;
-            runtime.block_on(serve::run(settings, sandbox))
-        }
-        Command::Sandbox { port, latency_ms } => runtime.block_on(sandbox::run(port, latency_ms)),
-        Command::Demo => runtime.block_on(demo::run()),
-    };
-    // Do not wait for a blocked stdin reader: it cannot be cancelled (rmcp-guide §5.1).
+    let code = runtime.block_on(fut);
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     code
 }
