@@ -17,6 +17,15 @@
 //! - `confluence`: Confluence Cloud (v1 CQL search, v2 pages/spaces) and Data Center handlers;
 //! - `query`: the JQL and CQL tokenizer, parser and evaluator.
 //!
+//! # Seed data (deterministic; dates relative to 2026-11-20T10:00Z, which is also `now()`)
+//!
+//! - users: Dana Demo (the signed-in user; accountId `61d5f0c2a8b4e3001d7c9a01`, DC `demo`),
+//!   Alex Rivera (`…a02`, `alex.rivera`), Priya Shah (`…a03`, `priya.shah`);
+//! - Jira: `ENG` (64 issues), `OPS` (30), `SEC` (20); rich hand-written issues ENG-1…ENG-8,
+//!   OPS-1…OPS-3, SEC-1…SEC-3 (ENG-6 carries zero-width and bidi characters on purpose);
+//! - Confluence: spaces `ENG` (98305), `OPS` (98306), `~demo` (98307); pages 100100–100107,
+//!   200100–200103, 300100–300101 (homepages 100100, 200100, 300100).
+//!
 //! # Control endpoints (no auth, no latency, no faults, not recorded)
 //!
 //! - `POST /__sandbox/faults` `{"status":429,"count":2,"retry_after":1,"path_prefix":"/rest/api/3/search/jql"}`
@@ -311,7 +320,9 @@ pub(crate) enum Site {
 
 /// Everything a handler needs to answer one request.
 pub(crate) struct Ctx<'a> {
+    /// The request method.
     pub method: &'a Method,
+    /// Cloud or Data Center.
     pub site: Site,
     /// Absolute base for Jira `self` links (`http://host`, `http://host/ex/jira/{id}`, `http://host/dc`).
     pub jira_base: String,
@@ -319,8 +330,11 @@ pub(crate) struct Ctx<'a> {
     pub wiki_base: String,
     /// Context path of Confluence links (`/wiki` on Cloud, `/dc` on Data Center).
     pub wiki_context: &'static str,
+    /// Decoded query-string parameters.
     pub params: Params,
+    /// The raw request body.
     pub body: &'a [u8],
+    /// The seed data, read-locked for the duration of the request.
     pub store: &'a seed::Store,
 }
 

@@ -361,7 +361,18 @@ struct Parser {
     toks: Vec<Token>,
     at: usize,
     dialect: Dialect,
+    /// Current nesting of parentheses and `NOT`s.
+    depth: usize,
+    /// Clauses seen so far.
+    clauses: usize,
 }
+
+/// Deepest nesting of parentheses/`NOT` accepted; keeps recursion bounded on hostile input.
+const MAX_DEPTH: usize = 64;
+/// Most clauses accepted in one query; keeps evaluation recursion bounded.
+const MAX_CLAUSES: usize = 500;
+/// Longest query accepted, in characters.
+const MAX_QUERY_CHARS: usize = 50_000;
 
 const OPERATORS_HINT: &str = "The valid operators are '=', '!=', '<', '>', '<=', '>=', '~', '!~', 'IN', 'NOT IN', 'IS' and 'IS NOT'.";
 
@@ -456,10 +467,23 @@ impl Parser {
         Ok(left)
     }
 
+    fn enter(&mut self) -> Result<(), QueryError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(QueryError::at(
+                format!("The query is nested more than {MAX_DEPTH} levels deep."),
+                self.peek().pos,
+            ));
+        }
+        Ok(())
+    }
+
     fn not_expr(&mut self) -> Result<Expr, QueryError> {
         if self.peek().is_kw("not") || matches!(self.peek().tok, Tok::Bang) {
             self.bump();
+            self.enter()?;
             let inner = self.not_expr()?;
+            self.depth -= 1;
             return Ok(Expr::Not(Box::new(inner)));
         }
         self.primary()
@@ -468,7 +492,9 @@ impl Parser {
     fn primary(&mut self) -> Result<Expr, QueryError> {
         if matches!(self.peek().tok, Tok::LParen) {
             self.bump();
+            self.enter()?;
             let inner = self.or_expr()?;
+            self.depth -= 1;
             let t = self.bump();
             if !matches!(t.tok, Tok::RParen) {
                 return Err(QueryError::at(
@@ -483,6 +509,13 @@ impl Parser {
 
     fn clause(&mut self) -> Result<Expr, QueryError> {
         let t = self.bump();
+        self.clauses += 1;
+        if self.clauses > MAX_CLAUSES {
+            return Err(QueryError::at(
+                format!("The query has more than {MAX_CLAUSES} clauses."),
+                t.pos,
+            ));
+        }
         let field = match &t.tok {
             Tok::Word(w) if !is_reserved(w) => w.to_lowercase(),
             Tok::Str(s) => s.to_lowercase(),
@@ -693,11 +726,18 @@ fn is_reserved(w: &str) -> bool {
 
 /// Parses a query.
 pub(crate) fn parse(input: &str, dialect: Dialect) -> Result<Query, QueryError> {
+    if input.chars().count() > MAX_QUERY_CHARS {
+        return Err(QueryError::plain(format!(
+            "The query is longer than {MAX_QUERY_CHARS} characters."
+        )));
+    }
     let toks = tokenize(input)?;
     let mut p = Parser {
         toks,
         at: 0,
         dialect,
+        depth: 0,
+        clauses: 0,
     };
     p.query()
 }

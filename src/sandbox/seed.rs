@@ -1164,16 +1164,45 @@ pub(crate) fn storage_text(s: &str) -> String {
             rest = cdata.get(end + 3..).unwrap_or("");
             continue;
         }
-        // Parameters of macros are settings, not prose.
-        if tail.starts_with("<ac:parameter") {
-            let end = tail
-                .find("</ac:parameter>")
-                .map_or(tail.len(), |e| e + "</ac:parameter>".len());
+        // Macro parameters and task ids/states are settings, not prose.
+        if let Some(skip) = ["ac:parameter", "ac:task-id", "ac:task-status"]
+            .iter()
+            .find(|t| tail.starts_with(&format!("<{t}")))
+        {
+            let close = format!("</{skip}>");
+            let end = tail.find(&close).map_or(tail.len(), |e| e + close.len());
             rest = &tail[end..];
             continue;
         }
         let end = tail.find('>').map_or(tail.len(), |e| e + 1);
-        out.push(' ');
+        // Inline tags join words; block tags separate them.
+        let name: String = tail
+            .trim_start_matches(['<', '/'])
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == ':' || *c == '-')
+            .collect();
+        const INLINE: &[&str] = &[
+            "strong",
+            "em",
+            "b",
+            "i",
+            "u",
+            "s",
+            "code",
+            "a",
+            "span",
+            "sub",
+            "sup",
+            "ac:link",
+            "ri:page",
+            "ri:user",
+            "ri:attachment",
+            "ac:plain-text-link-body",
+            "ac:link-body",
+        ];
+        if !INLINE.contains(&name.as_str()) {
+            out.push(' ');
+        }
         rest = &tail[end..];
     }
     out.push_str(rest);

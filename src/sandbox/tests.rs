@@ -174,6 +174,23 @@ fn syntax_errors_name_the_problem_and_position() {
     assert!(perr("a = \"\\q\"").message.contains("escape"));
     assert!(perr("a was x").message.contains("history operator"));
     assert!(perr("a = 1 order by").message.contains("field name"));
+    // Hostile input is refused, not recursed into.
+    let deep = format!("{}a = 1{}", "(".repeat(65), ")".repeat(65));
+    assert!(perr(&deep).message.contains("nested more than 64"));
+    assert!(
+        p(&format!("{}a = 1{}", "(".repeat(64), ")".repeat(64)))
+            .filter
+            .is_some()
+    );
+    assert!(
+        perr(&"NOT ".repeat(100_000))
+            .message
+            .contains("longer than")
+    );
+    assert!(perr(&"NOT ".repeat(1000)).message.contains("nested"));
+    let many = vec!["a = 1"; 501].join(" AND ");
+    assert!(perr(&many).message.contains("more than 500 clauses"));
+    assert!(p(&vec!["a = 1"; 500].join(" OR ")).filter.is_some());
 }
 
 /// A tiny record type for evaluator tests.
@@ -407,9 +424,9 @@ fn seed_data_has_the_promised_shape() {
     let again = seed::Store::build();
     assert_eq!(format!("{:?}", s.issues), format!("{:?}", again.issues));
     let text = seed::storage_text(
-        "<p>a&nbsp;b &amp; c</p><![CDATA[x<y]]><ac:parameter ac:name=\"l\">rust</ac:parameter>",
+        "<p>a&nbsp;b &amp; <code>c</code>;</p><![CDATA[x<y]]><ac:parameter ac:name=\"l\">rust</ac:parameter><ac:task><ac:task-id>7</ac:task-id><ac:task-body>do</ac:task-body></ac:task>",
     );
-    assert_eq!(text, "a b & c x<y");
+    assert_eq!(text, "a b & c; x<y do");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -838,9 +855,15 @@ async fn unknown_paths_and_methods_and_malformed_input_are_clean_errors() {
     let r = cloud(&sb, "/wiki/rest/api/search?cql=type%3Dpage&cursor=bogus").await;
     assert_eq!(r.status, 400);
     // Deeply nested JQL does not overflow the stack at this depth, and odd bytes do not panic.
-    let deep = format!("{}project = ENG{}", "(".repeat(200), ")".repeat(200));
+    let deep = format!("{}project = ENG{}", "(".repeat(60), ")".repeat(60));
     let r = cloud(&sb, &format!("/rest/api/3/search/jql?jql={}", enc(&deep))).await;
     assert_eq!(r.status, 200);
+    let hostile = "(".repeat(100_000);
+    let r = cloud_post(&sb, "/rest/api/3/search/jql", &json!({"jql": hostile})).await;
+    assert_eq!(r.status, 400);
+    let hostile = vec!["key = ENG-1"; 2000].join(" OR ");
+    let r = cloud_post(&sb, "/rest/api/3/search/jql", &json!({"jql": hostile})).await;
+    assert_eq!(r.status, 400);
     for junk in [
         "\u{0}",
         "\"",
