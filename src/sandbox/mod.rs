@@ -1,13 +1,61 @@
 //! A small Atlassian-compatible site (Jira + Confluence) served over HTTP on loopback.
 //!
-//! Cloud endpoints live at the root (`/rest/api/3/…`, `/wiki/api/v2/…`, `/wiki/rest/api/…`);
-//! a Data Center site lives under the context path `/dc` (`/dc/rest/api/2/…`, `/dc/rest/api/…`).
-//! It shares no types or conversion code with the bridge's own client: its JSON is built from
-//! Atlassian's API descriptions, so a mistake on one side cannot hide behind the same mistake
-//! on the other.
+//! Cloud endpoints live at the root (`/rest/api/3/…`, `/wiki/api/v2/…`, `/wiki/rest/api/…`),
+//! and also behind the API gateway prefixes `/ex/jira/{cloudId}/…` and
+//! `/ex/confluence/{cloudId}/wiki/…`; a Data Center site lives under the context path `/dc`
+//! (`/dc/rest/api/2/…`, `/dc/rest/api/…`). It shares no types or conversion code with the
+//! bridge's own client: its JSON is built from Atlassian's API descriptions, so a mistake on one
+//! side cannot hide behind the same mistake on the other.
+//!
+//! # Layout
+//!
+//! - this file: the public API, the router (gateway prefixes, `/dc`), authentication, latency
+//!   and fault injection, the request log and the `/__sandbox/…` control endpoints;
+//! - `wire`: query-string parsing, replies, error shapes, paging tokens, timestamps;
+//! - `seed`: the deterministic seed data (users, projects, issues, spaces, pages);
+//! - `jira`: Jira Cloud (REST v3) and Data Center (REST v2) handlers;
+//! - `confluence`: Confluence Cloud (v1 CQL search, v2 pages/spaces) and Data Center handlers;
+//! - `query`: the JQL and CQL tokenizer, parser and evaluator.
+//!
+//! # Seed data (deterministic; dates relative to 2026-11-20T10:00Z, which is also `now()`)
+//!
+//! - users: Dana Demo (the signed-in user; accountId `61d5f0c2a8b4e3001d7c9a01`, DC `demo`),
+//!   Alex Rivera (`…a02`, `alex.rivera`), Priya Shah (`…a03`, `priya.shah`);
+//! - Jira: `ENG` (64 issues), `OPS` (30), `SEC` (20); rich hand-written issues ENG-1…ENG-8,
+//!   OPS-1…OPS-3, SEC-1…SEC-3 (ENG-6 carries zero-width and bidi characters on purpose);
+//! - Confluence: spaces `ENG` (98305), `OPS` (98306), `~demo` (98307); pages 100100–100107,
+//!   200100–200103, 300100–300101 (homepages 100100, 200100, 300100).
+//!
+//! # Control endpoints (no auth, no latency, no faults, not recorded)
+//!
+//! - `POST /__sandbox/faults` `{"status":429,"count":2,"retry_after":1,"path_prefix":"/rest/api/3/search/jql"}`
+//! - `DELETE /__sandbox/faults` removes every rule
+//! - `POST /__sandbox/latency` `{"ms":50}`
+//! - `GET /__sandbox/requests` the request log; `DELETE /__sandbox/requests` empties it
+//! - `GET /__sandbox/info` base URLs, credentials and the cloud id
 
+mod confluence;
+mod jira;
+mod query;
+mod seed;
+#[cfg(test)]
+mod tests;
+mod wire;
+
+use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use base64::Engine as _;
+use serde_json::json;
+
+use self::wire::{Family, Params, Reply};
 
 /// Email accepted for Basic auth (Cloud API token mode).
 pub const SANDBOX_EMAIL: &str = "demo@example.com";
@@ -15,6 +63,14 @@ pub const SANDBOX_EMAIL: &str = "demo@example.com";
 pub const SANDBOX_API_TOKEN: &str = "sandbox-api-token";
 /// Personal access token accepted as Bearer (Data Center).
 pub const SANDBOX_PAT: &str = "sandbox-pat";
+/// The sandbox site's cloud id: the API gateway prefixes `/ex/jira/{cloudId}` and
+/// `/ex/confluence/{cloudId}` answer only for this id, like Atlassian's gateway does for a site.
+pub const SANDBOX_CLOUD_ID: &str = "7c0e9a52-3f1d-4b8e-a6c2-5d9f0b1e4a37";
+
+/// Largest request body the sandbox reads; bigger bodies are refused with 413.
+const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+/// How many requests the log keeps (oldest dropped first), so long benchmarks stay bounded.
+const MAX_LOGGED_REQUESTS: usize = 20_000;
 
 /// How to start the sandbox.
 #[derive(Debug, Clone, Default)]
@@ -35,33 +91,124 @@ pub struct FaultSpec {
     /// `Retry-After` seconds to send, if any.
     pub retry_after: Option<u64>,
     /// Only requests whose path starts with this prefix match; `None` matches every path.
+    /// The prefix is compared with the full request path and with the path inside the site
+    /// (after `/ex/jira/{cloudId}`, `/ex/confluence/{cloudId}` or `/dc`).
     pub path_prefix: Option<String>,
 }
 
+/// One request the sandbox answered, for test assertions such as "the client retried 3 times".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenRequest {
+    /// HTTP method (`GET`, `POST` …).
+    pub method: String,
+    /// Request path as received, without the query string.
+    pub path: String,
+    /// Status the sandbox answered with (including injected faults and 401s).
+    pub status: u16,
+}
+
+#[derive(Debug)]
+struct FaultRule {
+    spec: FaultSpec,
+    remaining: u32,
+}
+
+#[derive(Debug, Default)]
+struct FaultState {
+    latency_micros: AtomicU64,
+    rules: Mutex<Vec<FaultRule>>,
+}
+
 /// Switches for latency and fault injection on a running sandbox.
+///
+/// Cloning shares the switches: a clone handed to another task drives the same sandbox.
 #[derive(Debug, Clone, Default)]
-pub struct Faults {}
+pub struct Faults {
+    state: Arc<FaultState>,
+}
 
 impl Faults {
     /// Sets the per-request latency.
     pub fn set_latency(&self, latency: Duration) {
-        let _ = latency;
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.state.latency_micros.store(micros, Ordering::Relaxed);
+    }
+
+    /// The per-request latency currently in force.
+    pub fn latency(&self) -> Duration {
+        Duration::from_micros(self.state.latency_micros.load(Ordering::Relaxed))
     }
 
     /// Adds a failure rule.
     pub fn inject(&self, spec: FaultSpec) {
-        let _ = spec;
+        let remaining = spec.count;
+        let mut rules = lock(&self.state.rules);
+        rules.push(FaultRule { spec, remaining });
     }
 
     /// Removes every failure rule.
-    pub fn clear(&self) {}
+    pub fn clear(&self) {
+        lock(&self.state.rules).clear();
+    }
+
+    /// How many injected failures are still pending over all rules, so a test can check
+    /// that a client consumed exactly the faults it was meant to.
+    pub fn pending(&self) -> u64 {
+        lock(&self.state.rules)
+            .iter()
+            .map(|r| u64::from(r.remaining))
+            .sum()
+    }
+
+    /// Takes one failure from the first rule matching `paths`, atomically (under one lock), so
+    /// concurrent requests never consume more than `count`.
+    fn take(&self, paths: &[&str]) -> Option<FaultSpec> {
+        let mut rules = lock(&self.state.rules);
+        let idx = rules.iter().position(|r| {
+            r.remaining > 0
+                && match &r.spec.path_prefix {
+                    None => true,
+                    Some(prefix) => paths.iter().any(|p| p.starts_with(prefix.as_str())),
+                }
+        })?;
+        let rule = rules.get_mut(idx)?;
+        rule.remaining -= 1;
+        let spec = rule.spec.clone();
+        rules.retain(|r| r.remaining > 0);
+        Some(spec)
+    }
+}
+
+/// Locks a mutex, recovering the data if another thread panicked while holding it (the
+/// sandbox's state stays usable; it holds plain data with no invariants across fields).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// State shared by every request.
+struct Shared {
+    store: RwLock<seed::Store>,
+    faults: Faults,
+    log: Mutex<VecDeque<SeenRequest>>,
+    addr: SocketAddr,
 }
 
 /// A running sandbox.
-#[derive(Debug)]
 pub struct Sandbox {
     addr: SocketAddr,
     faults: Faults,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("addr", &self.addr)
+            .field("faults", &self.faults)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sandbox {
@@ -80,20 +227,499 @@ impl Sandbox {
         format!("http://{}/dc", self.addr)
     }
 
+    /// Base URL of the API gateway (`http://127.0.0.1:<port>`): Jira answers under
+    /// `{gateway}/ex/jira/{SANDBOX_CLOUD_ID}`, Confluence under
+    /// `{gateway}/ex/confluence/{SANDBOX_CLOUD_ID}/wiki`.
+    pub fn gateway_url(&self) -> String {
+        self.base_url()
+    }
+
     /// Latency and fault switches.
     pub fn faults(&self) -> &Faults {
         &self.faults
     }
 
-    /// Stops serving.
-    pub async fn shutdown(self) {}
+    /// Every request answered so far (oldest first; control endpoints excluded), so tests can
+    /// assert on what a client actually sent.
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        lock(&self.shared.log).iter().cloned().collect()
+    }
+
+    /// Forgets the request log, so a test can count only what follows.
+    pub fn clear_requests(&self) {
+        lock(&self.shared.log).clear();
+    }
+
+    /// Stops serving: in-flight requests finish, then the listener closes.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
 }
 
 /// Starts the sandbox on 127.0.0.1.
 pub async fn start(opts: SandboxOptions) -> std::io::Result<Sandbox> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
+    let addr = listener.local_addr()?;
+    let faults = Faults::default();
+    faults.set_latency(opts.latency);
+    let shared = Arc::new(Shared {
+        store: RwLock::new(seed::Store::build()),
+        faults: faults.clone(),
+        log: Mutex::new(VecDeque::new()),
+        addr,
+    });
+    let router = axum::Router::new()
+        .fallback(entry)
+        .with_state(Arc::clone(&shared));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            })
+            .await;
+        if let Err(err) = served {
+            tracing::warn!(error = %err, "sandbox server stopped with an error");
+        }
+    });
+    tracing::debug!(%addr, "sandbox listening");
     Ok(Sandbox {
-        addr: listener.local_addr()?,
-        faults: Faults::default(),
+        addr,
+        faults,
+        shared,
+        stop: Some(stop_tx),
+        task: Some(task),
     })
+}
+
+/// Which deployment a request addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Site {
+    /// Atlassian Cloud: REST v3, ADF, accountIds, token paging.
+    Cloud,
+    /// Server / Data Center: REST v2, wiki markup, usernames, offset paging.
+    Dc,
+}
+
+/// Everything a handler needs to answer one request.
+pub(crate) struct Ctx<'a> {
+    /// The request method.
+    pub method: &'a Method,
+    /// Cloud or Data Center.
+    pub site: Site,
+    /// Absolute base for Jira `self` links (`http://host`, `http://host/ex/jira/{id}`, `http://host/dc`).
+    pub jira_base: String,
+    /// Absolute Confluence base (`http://host/wiki`, `http://host/ex/confluence/{id}/wiki`, `http://host/dc`).
+    pub wiki_base: String,
+    /// Context path of Confluence links (`/wiki` on Cloud, `/dc` on Data Center).
+    pub wiki_context: &'static str,
+    /// Decoded query-string parameters.
+    pub params: Params,
+    /// The raw request body.
+    pub body: &'a [u8],
+    /// The seed data, read-locked for the duration of the request.
+    pub store: &'a seed::Store,
+}
+
+async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let method = parts.method.clone();
+
+    if path == "/__sandbox" || path.starts_with("/__sandbox/") {
+        let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+            Ok(b) => b,
+            Err(_) => return control_error(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
+        };
+        return control(&shared, &method, &path, &bytes);
+    }
+
+    let latency = shared.faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+
+    let host = parts
+        .headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| shared.addr.to_string());
+
+    let reply = match route(&path, &host) {
+        Err(reply) => reply,
+        Ok(target) => {
+            let inner_path = format!("/{}", target.segments.join("/"));
+            if let Some(spec) = shared.faults.take(&[path.as_str(), inner_path.as_str()]) {
+                fault_reply(target.family, &spec)
+            } else if let Err(reply) = authenticate(target.site, target.family, &parts.headers) {
+                reply
+            } else {
+                match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+                    Err(_) => Reply::error(
+                        target.family,
+                        413,
+                        "The request body is too large for this endpoint.",
+                    ),
+                    Ok(bytes) => match Params::parse(parts.uri.query()) {
+                        Err(msg) => Reply::error(target.family, 400, &msg),
+                        Ok(params) => {
+                            let store = shared
+                                .store
+                                .read()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner);
+                            let ctx = Ctx {
+                                method: &method,
+                                site: target.site,
+                                jira_base: target.jira_base,
+                                wiki_base: target.wiki_base,
+                                wiki_context: if target.site == Site::Dc {
+                                    "/dc"
+                                } else {
+                                    "/wiki"
+                                },
+                                params,
+                                body: &bytes,
+                                store: &store,
+                            };
+                            let segs: Vec<&str> =
+                                target.segments.iter().map(String::as_str).collect();
+                            dispatch(&ctx, target.family, &segs)
+                        }
+                    },
+                }
+            }
+        }
+    };
+
+    let status = reply.status;
+    {
+        let mut log = lock(&shared.log);
+        if log.len() >= MAX_LOGGED_REQUESTS {
+            log.pop_front();
+        }
+        log.push_back(SeenRequest {
+            method: method.to_string(),
+            path,
+            status,
+        });
+    }
+    reply.into_response()
+}
+
+/// Where a request goes once the gateway prefix or context path is peeled off.
+struct Target {
+    site: Site,
+    family: Family,
+    /// Percent-decoded path segments inside the site (`rest`, `api`, `3`, `issue`, `ENG-1`).
+    segments: Vec<String>,
+    jira_base: String,
+    wiki_base: String,
+}
+
+fn route(path: &str, host: &str) -> Result<Target, Reply> {
+    let mut segments = Vec::new();
+    for raw in path.split('/').filter(|s| !s.is_empty()) {
+        let decoded = percent_encoding::percent_decode_str(raw).decode_utf8();
+        match decoded {
+            Ok(s) => segments.push(s.into_owned()),
+            Err(_) => {
+                return Err(Reply::error(
+                    Family::Jira,
+                    400,
+                    "The request path is not valid UTF-8 after percent-decoding.",
+                ));
+            }
+        }
+    }
+    let origin = format!("http://{host}");
+    let first = segments.first().map(String::as_str);
+    match first {
+        Some("ex") => {
+            let product = segments.get(1).cloned().unwrap_or_default();
+            let cloud_id = segments.get(2).cloned().unwrap_or_default();
+            if cloud_id != SANDBOX_CLOUD_ID || (product != "jira" && product != "confluence") {
+                return Err(Reply::json(
+                    404,
+                    json!({"code": 404, "message": format!("Not Found: no site with cloud id '{cloud_id}' for product '{product}'")}),
+                ));
+            }
+            let rest: Vec<String> = segments.into_iter().skip(3).collect();
+            let gateway = format!("{origin}/ex/{product}/{SANDBOX_CLOUD_ID}");
+            if product == "jira" {
+                let family = classify(Site::Cloud, &rest);
+                if family != Family::Jira {
+                    return Err(Reply::error(Family::Jira, 404, "Not Found"));
+                }
+                Ok(Target {
+                    site: Site::Cloud,
+                    family,
+                    segments: rest,
+                    wiki_base: format!("{origin}/ex/confluence/{SANDBOX_CLOUD_ID}/wiki"),
+                    jira_base: gateway,
+                })
+            } else {
+                let family = classify(Site::Cloud, &rest);
+                if rest.first().map(String::as_str) != Some("wiki") {
+                    return Err(Reply::error(Family::ConfluenceV1, 404, "Not Found"));
+                }
+                Ok(Target {
+                    site: Site::Cloud,
+                    family,
+                    segments: rest,
+                    jira_base: format!("{origin}/ex/jira/{SANDBOX_CLOUD_ID}"),
+                    wiki_base: format!("{gateway}/wiki"),
+                })
+            }
+        }
+        Some("dc") => {
+            let rest: Vec<String> = segments.into_iter().skip(1).collect();
+            Ok(Target {
+                site: Site::Dc,
+                family: classify(Site::Dc, &rest),
+                segments: rest,
+                jira_base: format!("{origin}/dc"),
+                wiki_base: format!("{origin}/dc"),
+            })
+        }
+        _ => Ok(Target {
+            site: Site::Cloud,
+            family: classify(Site::Cloud, &segments),
+            segments,
+            jira_base: origin.clone(),
+            wiki_base: format!("{origin}/wiki"),
+        }),
+    }
+}
+
+/// Which API family (and so which error shape) a site-relative path belongs to.
+fn classify(site: Site, segs: &[String]) -> Family {
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match (site, s.as_slice()) {
+        (Site::Cloud, ["wiki", "api", "v2", ..]) => Family::ConfluenceV2,
+        (Site::Cloud, ["wiki", ..]) => Family::ConfluenceV1,
+        (Site::Dc, ["rest", "api", v, ..]) if v.chars().all(|c| c.is_ascii_digit()) => Family::Jira,
+        (Site::Dc, ["rest", "api", ..]) => Family::ConfluenceV1,
+        _ => Family::Jira,
+    }
+}
+
+fn authenticate(site: Site, family: Family, headers: &HeaderMap) -> Result<(), Reply> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let ok = match site {
+        Site::Cloud => header
+            .strip_prefix("Basic ")
+            .and_then(|b64| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .ok()
+            })
+            .is_some_and(|raw| raw == format!("{SANDBOX_EMAIL}:{SANDBOX_API_TOKEN}").as_bytes()),
+        Site::Dc => header
+            .strip_prefix("Bearer ")
+            .is_some_and(|t| t.trim() == SANDBOX_PAT),
+    };
+    if ok {
+        return Ok(());
+    }
+    let reply = match family {
+        Family::Jira => Reply::json(
+            401,
+            json!({"errorMessages": ["You are not authenticated. Authentication required to perform this operation."], "errors": {}}),
+        ),
+        Family::ConfluenceV2 => Reply::json(
+            401,
+            json!({"errors": [{"status": 401, "code": "UNAUTHORIZED", "title": "Unauthorized", "detail": null}]}),
+        ),
+        Family::ConfluenceV1 => Reply::json(
+            401,
+            json!({"statusCode": 401, "data": {"authorized": false, "valid": true, "errors": [], "successful": false}, "message": "This request requires authentication: the credentials were missing or not accepted.", "reason": "Unauthorized"}),
+        ),
+    };
+    let challenge = match site {
+        Site::Cloud => "Basic realm=\"sandbox\"",
+        Site::Dc => "Bearer realm=\"sandbox\"",
+    };
+    Err(reply.header("WWW-Authenticate", challenge))
+}
+
+fn fault_reply(family: Family, spec: &FaultSpec) -> Reply {
+    let status = if (100..=599).contains(&spec.status) {
+        spec.status
+    } else {
+        500
+    };
+    let message = match status {
+        429 => "Rate limit exceeded.",
+        503 => "The service is temporarily unavailable. Please try again later.",
+        _ => "The sandbox was told to fail this request.",
+    };
+    let mut reply = Reply::error(family, status, message);
+    if let Some(secs) = spec.retry_after {
+        reply = reply.header("Retry-After", &secs.to_string());
+    }
+    if status == 429 {
+        let wait = i64::try_from(spec.retry_after.unwrap_or(1)).unwrap_or(i64::MAX / 4);
+        let reset = time::OffsetDateTime::now_utc()
+            .checked_add(time::Duration::seconds(wait))
+            .unwrap_or_else(time::OffsetDateTime::now_utc);
+        reply = reply
+            .header("X-RateLimit-Reset", &wire::format_reset(reset))
+            .header("RateLimit-Reason", "jira-burst-based")
+            .header("X-RateLimit-Limit", "100")
+            .header("X-RateLimit-Remaining", "0");
+    }
+    reply
+}
+
+fn dispatch(ctx: &Ctx<'_>, family: Family, segs: &[&str]) -> Reply {
+    match (ctx.site, segs) {
+        (Site::Cloud, ["rest", "api", "3", rest @ ..]) => jira::cloud(ctx, rest),
+        (Site::Cloud, ["rest", "api", "2", "search"]) => jira::removed_search(),
+        (Site::Cloud, ["wiki", "rest", "api", rest @ ..]) => confluence::v1(ctx, rest),
+        (Site::Cloud, ["wiki", "api", "v2", rest @ ..]) => confluence::v2(ctx, rest),
+        (Site::Dc, ["rest", "api", "2", rest @ ..]) => jira::dc(ctx, rest),
+        (Site::Dc, ["rest", "api", rest @ ..]) if family == Family::ConfluenceV1 => {
+            confluence::dc(ctx, rest)
+        }
+        _ => Reply::error(family, 404, "Not Found: the sandbox has no such endpoint."),
+    }
+}
+
+fn control_error(status: StatusCode, message: &str) -> Response {
+    Reply::json(status.as_u16(), json!({"error": message})).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct FaultBody {
+    status: u16,
+    #[serde(default = "one")]
+    count: u32,
+    #[serde(default)]
+    retry_after: Option<u64>,
+    #[serde(default)]
+    path_prefix: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(serde::Deserialize)]
+struct LatencyBody {
+    ms: u64,
+}
+
+fn control(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Response {
+    let path = path.trim_end_matches('/');
+    match (method.as_str(), path) {
+        ("POST", "/__sandbox/faults") => match serde_json::from_slice::<FaultBody>(body) {
+            Err(e) => control_error(StatusCode::BAD_REQUEST, &format!("invalid fault: {e}")),
+            Ok(f) if !(100..=599).contains(&f.status) => control_error(
+                StatusCode::BAD_REQUEST,
+                "invalid fault: status must be between 100 and 599",
+            ),
+            Ok(f) => {
+                shared.faults.inject(FaultSpec {
+                    status: f.status,
+                    count: f.count,
+                    retry_after: f.retry_after,
+                    path_prefix: f.path_prefix.filter(|p| !p.is_empty()),
+                });
+                Reply::json(200, json!({"ok": true, "pending": shared.faults.pending()}))
+                    .into_response()
+            }
+        },
+        ("DELETE", "/__sandbox/faults") => {
+            shared.faults.clear();
+            Reply::json(200, json!({"ok": true, "pending": 0})).into_response()
+        }
+        ("POST", "/__sandbox/latency") => match serde_json::from_slice::<LatencyBody>(body) {
+            Err(e) => control_error(StatusCode::BAD_REQUEST, &format!("invalid latency: {e}")),
+            Ok(l) if l.ms > 600_000 => control_error(
+                StatusCode::BAD_REQUEST,
+                "invalid latency: ms must be at most 600000",
+            ),
+            Ok(l) => {
+                shared.faults.set_latency(Duration::from_millis(l.ms));
+                Reply::json(200, json!({"ok": true, "ms": l.ms})).into_response()
+            }
+        },
+        ("GET", "/__sandbox/requests") => {
+            let log: Vec<_> = lock(&shared.log)
+                .iter()
+                .map(|r| json!({"method": r.method, "path": r.path, "status": r.status}))
+                .collect();
+            Reply::json(200, json!({"requests": log})).into_response()
+        }
+        ("DELETE", "/__sandbox/requests") => {
+            lock(&shared.log).clear();
+            Reply::json(200, json!({"ok": true})).into_response()
+        }
+        ("GET", "/__sandbox/info") | ("GET", "/__sandbox") => {
+            let base = format!("http://{}", shared.addr);
+            Reply::json(
+                200,
+                json!({
+                    "cloudUrl": base,
+                    "dcUrl": format!("{base}/dc"),
+                    "cloudId": SANDBOX_CLOUD_ID,
+                    "gatewayJira": format!("{base}/ex/jira/{SANDBOX_CLOUD_ID}"),
+                    "gatewayConfluence": format!("{base}/ex/confluence/{SANDBOX_CLOUD_ID}/wiki"),
+                    "email": SANDBOX_EMAIL,
+                    "apiToken": SANDBOX_API_TOKEN,
+                    "pat": SANDBOX_PAT,
+                    "latencyMs": u64::try_from(shared.faults.latency().as_millis()).unwrap_or(u64::MAX),
+                    "pendingFaults": shared.faults.pending(),
+                }),
+            )
+            .into_response()
+        }
+        _ => control_error(StatusCode::NOT_FOUND, "unknown sandbox control endpoint"),
+    }
+}
+
+/// Turns a reply into an HTTP response.
+impl Reply {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = match &self.body {
+            Some(v) => serde_json::to_vec(v).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let mut builder = Response::builder().status(status);
+        if self.body.is_some() {
+            builder = builder.header("Content-Type", "application/json;charset=UTF-8");
+        }
+        for (name, value) in &self.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        builder.body(Body::from(body)).unwrap_or_else(|_| {
+            let mut fallback = Response::new(Body::empty());
+            *fallback.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            fallback
+        })
+    }
 }
