@@ -123,7 +123,7 @@ async fn wrong_credentials_and_wrong_deployment_are_explained() {
     assert!(!msg.contains("wrong-token"));
     client.cancel().await.ok();
 
-    // A Cloud site configured as Data Center hits the removed v2 search and says so.
+    // A Cloud site configured as Data Center: Cloud refuses the PAT, and the message says why.
     std::fs::write(
         env.home.path().join("config.toml"),
         format!(

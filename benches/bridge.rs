@@ -1,0 +1,224 @@
+//! SPEC §8 measurements against the built-in sandbox: cold start, tools/list size, per-call
+//! overhead, text size of a 20-issue search, memory after 1,000 calls.
+//!
+//! Run: `cargo bench --bench bridge` (release build; prints a Markdown table).
+//! The bridge under test is the real binary over stdio; the sandbox runs in this process.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_atlassian-mcp-bridge");
+
+struct Bridge {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+    next_id: i64,
+}
+
+impl Bridge {
+    fn spawn(home: &std::path::Path) -> (Self, Instant) {
+        let started = Instant::now();
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .env("ATLASSIAN_MCP_BRIDGE_HOME", home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn bridge");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        (
+            Self {
+                child,
+                stdin,
+                lines,
+                next_id: 1,
+            },
+            started,
+        )
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        writeln!(self.stdin, "{msg}").expect("write");
+        self.stdin.flush().expect("flush");
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(30))
+                .expect("response");
+            let v: Value = serde_json::from_str(&line).expect("json");
+            if v["id"] == id {
+                return v;
+            }
+        }
+    }
+
+    fn initialize(&mut self) -> Value {
+        let r = self.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "bench", "version": "0"}}),
+        );
+        writeln!(
+            self.stdin,
+            "{}",
+            json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        )
+        .expect("write");
+        r
+    }
+
+    fn call(&mut self, tool: &str, args: Value) -> Value {
+        self.request("tools/call", json!({"name": tool, "arguments": args}))
+    }
+
+    fn rss_kb(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn close(mut self) {
+        drop(self.stdin);
+        let _ = self.child.wait();
+    }
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v
+}
+
+fn last_record(home: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(home.join("audit/audit.jsonl")).expect("audit");
+    serde_json::from_str(text.lines().last().expect("a record")).expect("json")
+}
+
+fn main() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sb = rt
+        .block_on(atlassian_mcp_bridge::sandbox::start(Default::default()))
+        .expect("sandbox");
+    let home = tempfile::tempdir().expect("home");
+    // fsync off so the per-call figure is the bridge's own work (SPEC §8 excludes fsync).
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "[site]\nurl = \"{}\"\ndeployment = \"cloud\"\nemail = \"{}\"\napi_token = \"{}\"\n[audit]\nfsync = false\n",
+            sb.base_url(),
+            atlassian_mcp_bridge::sandbox::SANDBOX_EMAIL,
+            atlassian_mcp_bridge::sandbox::SANDBOX_API_TOKEN
+        ),
+    )
+    .expect("config");
+
+    // Cold start: spawn → initialize answered.
+    let mut starts = Vec::new();
+    for _ in 0..30 {
+        let (mut b, t0) = Bridge::spawn(home.path());
+        b.initialize();
+        starts.push(t0.elapsed().as_secs_f64() * 1000.0);
+        b.close();
+    }
+    let starts = sorted(starts);
+
+    let (mut b, _) = Bridge::spawn(home.path());
+    b.initialize();
+    let list = b.request("tools/list", json!({}));
+    let list_bytes = serde_json::to_vec(&list["result"]).expect("json").len();
+    let tool_count = list["result"]["tools"].as_array().map_or(0, Vec::len);
+
+    // Text the model reads for a 20-issue search.
+    let r = b.call("jira_search", json!({"jql": "project = ENG ORDER BY key", "max_results": 20}));
+    let text20 = r["result"]["content"][0]["text"].as_str().unwrap_or("").len();
+    let structured20 = serde_json::to_vec(&r["result"]["structuredContent"]).map_or(0, |v| v.len());
+
+    // Per-call overhead for a 50-issue page: duration minus upstream time, from the audit record,
+    // and client-observed round trip minus upstream time (adds stdio + JSON framing + audit write).
+    let mut inside = Vec::new();
+    let mut round_trip = Vec::new();
+    for _ in 0..200 {
+        let t0 = Instant::now();
+        let r = b.call("jira_search", json!({"jql": "project = ENG ORDER BY key", "max_results": 50}));
+        let rtt = t0.elapsed().as_secs_f64() * 1000.0;
+        assert_eq!(r["result"]["structuredContent"]["issues"].as_array().map_or(0, Vec::len), 50);
+        let rec = last_record(home.path());
+        let upstream: f64 = rec["upstream"]
+            .as_array()
+            .map(|u| u.iter().filter_map(|x| x["ms"].as_f64()).sum())
+            .unwrap_or(0.0);
+        inside.push(rec["duration_ms"].as_f64().unwrap_or(0.0) - upstream);
+        round_trip.push(rtt - upstream);
+    }
+    let inside = sorted(inside);
+    let round_trip = sorted(round_trip);
+
+    // Memory after 1,000 calls of mixed kinds.
+    let rss_before = b.rss_kb();
+    for i in 0..1000 {
+        match i % 4 {
+            0 => b.call("jira_search", json!({"jql": "project = ENG", "max_results": 20})),
+            1 => b.call("jira_get_issue", json!({"key": format!("ENG-{}", i % 50 + 1)})),
+            2 => b.call("confluence_search", json!({"cql": "type = page", "limit": 10})),
+            _ => b.call("jira_list_projects", json!({})),
+        };
+    }
+    let rss_after = b.rss_kb();
+    b.close();
+
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!(
+        "| cold start, spawn → initialize answered (30 runs) | median {:.1} ms, p95 {:.1} ms |",
+        pct(&starts, 0.5),
+        pct(&starts, 0.95)
+    );
+    println!("| tools/list payload ({tool_count} tools) | {list_bytes} bytes |");
+    println!(
+        "| bridge time per 50-issue jira_search, excluding upstream (200 calls) | median {:.3} ms, p95 {:.3} ms |",
+        pct(&inside, 0.5),
+        pct(&inside, 0.95)
+    );
+    println!(
+        "| client round trip minus upstream, incl. stdio + audit append without fsync | median {:.3} ms, p95 {:.3} ms |",
+        pct(&round_trip, 0.5),
+        pct(&round_trip, 0.95)
+    );
+    println!("| text the model reads, 20-issue jira_search | {text20} bytes (structuredContent {structured20} bytes) |");
+    println!(
+        "| RSS after start / after 1,000 more calls | {:.1} MB / {:.1} MB |",
+        rss_before as f64 / 1024.0,
+        rss_after as f64 / 1024.0
+    );
+    rt.block_on(sb.shutdown());
+}
