@@ -90,8 +90,8 @@ impl Bridge {
     }
 
     fn rss_kb(&self) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         status
             .lines()
             .find(|l| l.starts_with("VmRSS:"))
@@ -159,8 +159,14 @@ fn main() {
     let tool_count = list["result"]["tools"].as_array().map_or(0, Vec::len);
 
     // Text the model reads for a 20-issue search.
-    let r = b.call("jira_search", json!({"jql": "project = ENG ORDER BY key", "max_results": 20}));
-    let text20 = r["result"]["content"][0]["text"].as_str().unwrap_or("").len();
+    let r = b.call(
+        "jira_search",
+        json!({"jql": "project = ENG ORDER BY key", "max_results": 20}),
+    );
+    let text20 = r["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or("")
+        .len();
     let structured20 = serde_json::to_vec(&r["result"]["structuredContent"]).map_or(0, |v| v.len());
 
     // Per-call overhead for a 50-issue page: duration minus upstream time, from the audit record,
@@ -169,9 +175,17 @@ fn main() {
     let mut round_trip = Vec::new();
     for _ in 0..200 {
         let t0 = Instant::now();
-        let r = b.call("jira_search", json!({"jql": "project = ENG ORDER BY key", "max_results": 50}));
+        let r = b.call(
+            "jira_search",
+            json!({"jql": "project = ENG ORDER BY key", "max_results": 50}),
+        );
         let rtt = t0.elapsed().as_secs_f64() * 1000.0;
-        assert_eq!(r["result"]["structuredContent"]["issues"].as_array().map_or(0, Vec::len), 50);
+        assert_eq!(
+            r["result"]["structuredContent"]["issues"]
+                .as_array()
+                .map_or(0, Vec::len),
+            50
+        );
         let rec = last_record(home.path());
         let upstream: f64 = rec["upstream"]
             .as_array()
@@ -187,9 +201,18 @@ fn main() {
     let rss_before = b.rss_kb();
     for i in 0..1000 {
         match i % 4 {
-            0 => b.call("jira_search", json!({"jql": "project = ENG", "max_results": 20})),
-            1 => b.call("jira_get_issue", json!({"key": format!("ENG-{}", i % 50 + 1)})),
-            2 => b.call("confluence_search", json!({"cql": "type = page", "limit": 10})),
+            0 => b.call(
+                "jira_search",
+                json!({"jql": "project = ENG", "max_results": 20}),
+            ),
+            1 => b.call(
+                "jira_get_issue",
+                json!({"key": format!("ENG-{}", i % 50 + 1)}),
+            ),
+            2 => b.call(
+                "confluence_search",
+                json!({"cql": "type = page", "limit": 10}),
+            ),
             _ => b.call("jira_list_projects", json!({})),
         };
     }
@@ -214,7 +237,9 @@ fn main() {
         pct(&round_trip, 0.5),
         pct(&round_trip, 0.95)
     );
-    println!("| text the model reads, 20-issue jira_search | {text20} bytes (structuredContent {structured20} bytes) |");
+    println!(
+        "| text the model reads, 20-issue jira_search | {text20} bytes (structuredContent {structured20} bytes) |"
+    );
     println!(
         "| RSS after start / after 1,000 more calls | {:.1} MB / {:.1} MB |",
         rss_before as f64 / 1024.0,

@@ -104,6 +104,29 @@ async fn tools_list_is_complete_documented_and_small() {
         }
         let mut missing = Vec::new();
         undocumented(&v["inputSchema"], "input", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "{}: undocumented fields {missing:?}",
+            tool.name
+        );
+        assert!(
+            !has_prose(&v["outputSchema"]),
+            "{}: output schemas go out without prose",
+            tool.name
+        );
+    }
+    client.cancel().await.ok();
+}
+
+/// The Rust types behind every schema document every input and output field.
+#[test]
+fn every_input_and_output_field_is_documented_in_the_types() {
+    let tools = atlassian_mcp_bridge::mcp::BridgeServer::all_tools_documented();
+    assert_eq!(tools.len(), READ_TOOLS.len());
+    for tool in tools {
+        let v = serde_json::to_value(&tool).unwrap();
+        let mut missing = Vec::new();
+        undocumented(&v["inputSchema"], "input", &mut missing);
         undocumented(&v["outputSchema"], "output", &mut missing);
         assert!(
             missing.is_empty(),
@@ -111,7 +134,21 @@ async fn tools_list_is_complete_documented_and_small() {
             tool.name
         );
     }
-    client.cancel().await.ok();
+}
+
+/// True when a schema carries a `description` keyword anywhere (property names excluded).
+fn has_prose(schema: &Value) -> bool {
+    match schema {
+        Value::Object(map) => map.iter().any(|(k, v)| match k.as_str() {
+            "description" => true,
+            "properties" | "$defs" => v
+                .as_object()
+                .is_some_and(|props| props.values().any(has_prose)),
+            _ => has_prose(v),
+        }),
+        Value::Array(items) => items.iter().any(has_prose),
+        _ => false,
+    }
 }
 
 /// Spawns `serve` with raw pipes and returns (child, stdin, stdout line reader).

@@ -203,11 +203,16 @@ impl<'a> Confluence<'a> {
                     .unwrap_or_default()
                     .to_string();
                 let version = body.get("version");
+                let space_id = id(&body, "spaceId");
+                let space_key = match &space_id {
+                    Some(sid) => self.space_key(trace, sid).await,
+                    None => None,
+                };
                 Ok(Page {
                     id: id(&body, "id").ok_or_else(|| decode("page response has no `id`"))?,
                     title: text(&body, "title").unwrap_or_default(),
-                    space_id: id(&body, "spaceId"),
-                    space_key: None,
+                    space_id,
+                    space_key,
                     version: version.and_then(|v| uint(v, "number")),
                     updated: version.and_then(|v| text(v, "createdAt")),
                     parent_id: id(&body, "parentId"),
@@ -328,45 +333,35 @@ impl<'a> Confluence<'a> {
         }
     }
 
-    /// Space ids for the given keys (Cloud pages carry only `spaceId`); cached per process.
-    pub async fn space_ids(
-        &self,
-        trace: &CallTrace,
-        keys: &[String],
-    ) -> Result<Vec<String>, ApiError> {
-        if self.api.deployment == Deployment::DataCenter {
-            return Ok(keys.to_vec());
-        }
-        let missing: Vec<String> = {
-            let cache = self
-                .api
-                .space_ids
-                .lock()
-                .map_err(|_| decode("cache poisoned"))?;
-            keys.iter()
-                .filter(|k| !cache.contains_key(*k))
-                .cloned()
-                .collect()
-        };
-        if !missing.is_empty() {
-            let list = self.spaces(trace, &missing, 250, None).await?;
-            let mut cache = self
-                .api
-                .space_ids
-                .lock()
-                .map_err(|_| decode("cache poisoned"))?;
-            for s in list.spaces {
-                if let Some(id) = s.id {
-                    cache.insert(s.key, id);
-                }
-            }
-        }
-        let cache = self
+    /// The key of a space given its id (Cloud pages carry only `spaceId`); cached per process.
+    ///
+    /// Returns `None` when the lookup fails, so a page read never fails for want of a label.
+    pub async fn space_key(&self, trace: &CallTrace, space_id: &str) -> Option<String> {
+        if let Some(key) = self
             .api
-            .space_ids
+            .space_keys
             .lock()
-            .map_err(|_| decode("cache poisoned"))?;
-        Ok(keys.iter().filter_map(|k| cache.get(k).cloned()).collect())
+            .ok()
+            .and_then(|c| c.get(space_id).cloned())
+        {
+            return Some(key);
+        }
+        let req = ApiRequest::get(
+            Product::Confluence,
+            self.url(&["api", "v2", "spaces", space_id]),
+        );
+        let body = match self.api.http.send(trace, req).await {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::debug!("space {space_id} lookup failed: {}", e.user_message());
+                return None;
+            }
+        };
+        let key = text(&body, "key")?;
+        if let Ok(mut cache) = self.api.space_keys.lock() {
+            cache.insert(space_id.to_string(), key.clone());
+        }
+        Some(key)
     }
 }
 

@@ -36,7 +36,8 @@ pub struct Api {
     confluence_base: Url,
     /// Confluence base for human-facing links (never the API gateway).
     confluence_web: Url,
-    space_ids: Mutex<HashMap<String, String>>,
+    /// Confluence space id → key, learned from lookups.
+    space_keys: Mutex<HashMap<String, String>>,
 }
 
 impl Api {
@@ -83,7 +84,7 @@ impl Api {
             jira_base,
             confluence_base,
             confluence_web,
-            space_ids: Mutex::new(HashMap::new()),
+            space_keys: Mutex::new(HashMap::new()),
         })
     }
 

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use super::args::{bounded, opt_u32};
 use super::render::{Render, clip, day, one_line};
 use super::{BridgeServer, CallCx, ToolError};
-use crate::config::Deployment;
 use crate::convert;
 
 /// Longest page body returned, in characters; longer bodies are cut with a note.
@@ -358,28 +357,20 @@ impl BridgeServer {
         }
         let confluence = state.api.confluence();
         let page = confluence.page(&cx.trace, id).await?;
-        let allowed = &state.policy.settings().confluence_spaces;
-        if !allowed.is_empty() {
-            let inside = match state.api.deployment() {
-                Deployment::DataCenter => page
-                    .space_key
-                    .as_deref()
-                    .is_some_and(|k| state.policy.space_allowed(k)),
-                Deployment::Cloud => {
-                    let ids = confluence.space_ids(&cx.trace, allowed).await?;
-                    page.space_id.as_ref().is_some_and(|s| ids.contains(s))
+        if !state.policy.settings().confluence_spaces.is_empty() {
+            match page.space_key.as_deref() {
+                Some(key) if state.policy.space_allowed(key) => {}
+                Some(key) => {
+                    return Err(ToolError::Denied(format!(
+                        "page {id} is in space {key}; {}",
+                        state.policy.space_denial(key)
+                    )));
                 }
-            };
-            if !inside {
-                let label = page
-                    .space_key
-                    .clone()
-                    .or_else(|| page.space_id.clone().map(|s| format!("id {s}")))
-                    .unwrap_or_else(|| "unknown".to_string());
-                return Err(ToolError::Denied(format!(
-                    "page {id} is in space {label}, {}",
-                    state.policy.space_denial(&label)
-                )));
+                None => {
+                    return Err(ToolError::Denied(format!(
+                        "page {id}'s space could not be determined, so policy.confluence_spaces cannot allow it"
+                    )));
+                }
             }
         }
         cx.touch([page.id.clone()]);

@@ -90,13 +90,10 @@ impl BridgeServer {
         &self.state
     }
 
-    /// Every tool this build defines, before policy (for docs and tests).
-    pub fn all_tools() -> Vec<Tool> {
-        (Self::jira_router() + Self::confluence_router() + Self::whoami_router())
-            .list_all()
-            .into_iter()
-            .map(slim_tool)
-            .collect()
+    /// Every tool this build defines, before policy and before trimming: the full schemas,
+    /// with a description on every input and output field (for docs and tests).
+    pub fn all_tools_documented() -> Vec<Tool> {
+        (Self::jira_router() + Self::confluence_router() + Self::whoami_router()).list_all()
     }
 
     fn client_info(context: &RequestContext<RoleServer>) -> Option<ClientInfo> {
@@ -126,18 +123,72 @@ fn is_read_only(tool: &Tool) -> bool {
         .unwrap_or(false)
 }
 
-/// Drops schema noise (`$schema`, `title`) that costs context and tells the model nothing.
+/// Trims what `tools/list` sends: every byte of it sits in the model's context in most clients.
+///
+/// Input schemas keep their per-field descriptions (the model reads them to call the tool) and
+/// lose only `$schema`, `title` and the integer `format`/`minimum: 0` noise. Output schemas are
+/// used by clients to validate `structuredContent`, not shown to the model, so they are sent
+/// without per-field prose; the Rust types (and `BridgeServer::all_tools_documented`) keep it.
 fn slim_tool(mut tool: Tool) -> Tool {
-    tool.input_schema = slim_schema(&tool.input_schema);
-    tool.output_schema = tool.output_schema.as_ref().map(slim_schema);
+    tool.input_schema = Arc::new(slim_schema(&tool.input_schema, false));
+    tool.output_schema = tool
+        .output_schema
+        .as_ref()
+        .map(|s| Arc::new(slim_schema(s, true)));
     tool
 }
 
-fn slim_schema(schema: &Arc<rmcp::model::JsonObject>) -> Arc<rmcp::model::JsonObject> {
-    let mut s = (**schema).clone();
-    s.remove("$schema");
-    s.remove("title");
-    Arc::new(s)
+fn slim_schema(
+    schema: &rmcp::model::JsonObject,
+    drop_descriptions: bool,
+) -> rmcp::model::JsonObject {
+    fn walk(value: &mut serde_json::Value, drop_descriptions: bool, depth: usize) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.remove("$schema");
+                if depth == 0 {
+                    map.remove("title");
+                }
+                let is_uint = map
+                    .get("format")
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|f| f.starts_with("uint"));
+                if is_uint {
+                    map.remove("format");
+                    if map.get("minimum") == Some(&serde_json::json!(0)) {
+                        map.remove("minimum");
+                    }
+                }
+                if drop_descriptions {
+                    map.remove("description");
+                }
+                for (key, child) in map.iter_mut() {
+                    // Property *names* live under "properties"; never treat them as keywords.
+                    if key == "properties" || key == "$defs" {
+                        if let serde_json::Value::Object(props) = child {
+                            for prop in props.values_mut() {
+                                walk(prop, drop_descriptions, depth + 1);
+                            }
+                        }
+                    } else {
+                        walk(child, drop_descriptions, depth + 1);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    walk(item, drop_descriptions, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut value = serde_json::Value::Object(schema.clone());
+    walk(&mut value, drop_descriptions, 0);
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => schema.clone(),
+    }
 }
 
 /// Per-call context handed to every tool through rmcp's request extensions.
