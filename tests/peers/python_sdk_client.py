@@ -100,9 +100,11 @@ async def main():
         with open(audit, encoding="utf-8") as f:
             records = [json.loads(line) for line in f if line.strip()]
         calls = [r for r in records if r["event"] == "tool_call"]
-        check("audit has one record per tool call (2 sessions x 5 calls)", len(calls) == 10, len(calls))
+        check("audit has one record per tool call (2 sessions x 4 calls)", len(calls) == 8, len(calls))
         clients = {r["client"]["name"] for r in calls if r.get("client")}
-        check("audit names the Python SDK client", len(clients) >= 1, clients)
+        check("audit names the Python SDK client", clients == {"mcp"}, clients)
+        sessions = {r["session"] for r in calls}
+        check("two bridge sessions in one log", len(sessions) == 2, sessions)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
