@@ -262,7 +262,6 @@ impl HttpClient {
                 }
             };
             let status = response.status();
-            trace.record(&req.method, &path, status.as_u16(), elapsed);
 
             let rate_limited = matches!(
                 status,
@@ -273,6 +272,10 @@ impl HttpClient {
                     status,
                     StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
                 );
+            if rate_limited || transient || status.is_redirection() {
+                // No body is needed from these answers: the time to headers is the request time.
+                trace.record(&req.method, &path, status.as_u16(), elapsed);
+            }
             if rate_limited || transient {
                 let retry_after = parse_retry_after(response.headers());
                 let wait = retry_after.unwrap_or_else(|| self.backoff(attempt));
@@ -300,7 +303,11 @@ impl HttpClient {
                     .unwrap_or_else(|| "an unknown location".to_string());
                 return Err(ApiError::Redirect { product, location });
             }
-            let body = read_body(response, product).await?;
+            let body = read_body(response, product).await;
+            if !transient {
+                trace.record(&req.method, &path, status.as_u16(), started.elapsed());
+            }
+            let body = body?;
             if !status.is_success() {
                 return Err(ApiError::Status {
                     product,
