@@ -305,3 +305,59 @@ async fn whoami_names_user_site_and_policy() {
         client.cancel().await.ok();
     }
 }
+
+/// Upstream text is untrusted: invisible and bidi control characters never reach the model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invisible_characters_are_stripped_from_upstream_text() {
+    for flavor in FLAVORS {
+        let env = Env::new(flavor, "").await;
+        let client = env.client().await;
+        let raw = reqwest::Client::new();
+        // The sandbox's ENG-6 carries zero-width and bidi characters on purpose: check that
+        // the raw API really has them, so this test can fail.
+        let (url, auth) = match flavor {
+            Flavor::Cloud => (
+                format!("{}/rest/api/3/issue/ENG-6", env.sandbox.base_url()),
+                {
+                    use base64::Engine as _;
+                    let pair = format!(
+                        "{}:{}",
+                        atlassian_mcp_bridge::sandbox::SANDBOX_EMAIL,
+                        atlassian_mcp_bridge::sandbox::SANDBOX_API_TOKEN
+                    );
+                    format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(pair)
+                    )
+                },
+            ),
+            Flavor::DataCenter => (
+                format!("{}/rest/api/2/issue/ENG-6", env.sandbox.dc_base_url()),
+                format!("Bearer {}", atlassian_mcp_bridge::sandbox::SANDBOX_PAT),
+            ),
+        };
+        let body = raw
+            .get(url)
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let hidden = |s: &str| {
+            s.chars().any(|c| {
+                matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+            })
+        };
+        let decoded: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(hidden(&decoded.to_string()), "{flavor:?}: sandbox ENG-6 should carry hidden characters");
+        let r = call(&client, "jira_get_issue", json!({"key": "ENG-6"})).await;
+        let out = ok(&r);
+        assert!(!hidden(&text(&r)), "{flavor:?}: hidden characters reached the text");
+        assert!(!hidden(&out.to_string()), "{flavor:?}: hidden characters in structuredContent");
+        let r = call(&client, "jira_search", json!({"jql": "key = ENG-6"})).await;
+        assert!(!hidden(&text(&r)));
+        client.cancel().await.ok();
+    }
+}
