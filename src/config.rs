@@ -25,6 +25,8 @@ pub const CLIENT_SECRET_ENV: &str = "ATLASSIAN_OAUTH_CLIENT_SECRET";
 
 /// Default `policy.max_bulk_items`.
 pub const DEFAULT_MAX_BULK_ITEMS: u32 = 100;
+/// Default `site.timeout_secs`: how long one HTTP request may take.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 /// Default `audit.max_bytes` (50 MiB).
 pub const DEFAULT_AUDIT_MAX_BYTES: u64 = 52_428_800;
 
@@ -74,6 +76,7 @@ struct RawSite {
     pat: Option<String>,
     cloud_id: Option<String>,
     confluence_url: Option<String>,
+    timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,6 +198,8 @@ pub struct SiteSettings {
     pub cloud_id: Option<String>,
     /// Confluence base URL when it differs from the default derived from `url`.
     pub confluence_url: Option<Url>,
+    /// How long one HTTP request may take before it is abandoned.
+    pub timeout: std::time::Duration,
 }
 
 /// The `[oauth]` section, resolved (used by sign-in, which arrives with the OAuth issue).
@@ -621,12 +626,21 @@ fn resolve_site(
         .confluence_url
         .map(|u| checked_url(&u, file, "site.confluence_url"))
         .transpose()?;
+    let timeout_secs = raw.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
+    if !(1..=600).contains(&timeout_secs) {
+        return Err(ConfigError::key(
+            file,
+            "site.timeout_secs",
+            "must be between 1 and 600 seconds",
+        ));
+    }
     Ok(SiteSettings {
         url,
         deployment,
         auth,
         cloud_id,
         confluence_url,
+        timeout: std::time::Duration::from_secs(timeout_secs),
     })
 }
 

@@ -351,11 +351,20 @@ async fn invisible_characters_are_stripped_from_upstream_text() {
             })
         };
         let decoded: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert!(hidden(&decoded.to_string()), "{flavor:?}: sandbox ENG-6 should carry hidden characters");
+        assert!(
+            hidden(&decoded.to_string()),
+            "{flavor:?}: sandbox ENG-6 should carry hidden characters"
+        );
         let r = call(&client, "jira_get_issue", json!({"key": "ENG-6"})).await;
         let out = ok(&r);
-        assert!(!hidden(&text(&r)), "{flavor:?}: hidden characters reached the text");
-        assert!(!hidden(&out.to_string()), "{flavor:?}: hidden characters in structuredContent");
+        assert!(
+            !hidden(&text(&r)),
+            "{flavor:?}: hidden characters reached the text"
+        );
+        assert!(
+            !hidden(&out.to_string()),
+            "{flavor:?}: hidden characters in structuredContent"
+        );
         let r = call(&client, "jira_search", json!({"jql": "key = ENG-6"})).await;
         assert!(!hidden(&text(&r)));
         client.cancel().await.ok();

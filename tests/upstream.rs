@@ -194,3 +194,111 @@ async fn redirects_never_carry_credentials_to_another_host() {
         "the other host saw credentials"
     );
 }
+
+/// With `cloud_id`, API-token requests go through the gateway `/ex/jira/{cloudId}` prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_id_routes_through_the_api_gateway() {
+    use atlassian_mcp_bridge::sandbox::{SANDBOX_API_TOKEN, SANDBOX_CLOUD_ID, SANDBOX_EMAIL};
+    let env = Env::new(Flavor::Cloud, "").await;
+    let base = env.sandbox.base_url();
+    std::fs::write(
+        env.home.path().join("config.toml"),
+        format!(
+            "[site]\nurl = \"https://acme.atlassian.net\"\nemail = \"{SANDBOX_EMAIL}\"\napi_token = \"{SANDBOX_API_TOKEN}\"\ncloud_id = \"{SANDBOX_CLOUD_ID}\"\n[oauth]\nclient_id = \"unused\"\napi_base = \"{base}\"\n"
+        ),
+    )
+    .unwrap();
+    let client = env.client().await;
+    let out = ok(&call(
+        &client,
+        "jira_search",
+        json!({"jql": "project = OPS", "max_results": 2}),
+    )
+    .await);
+    assert_eq!(out["issues"].as_array().unwrap().len(), 2);
+    let out = ok(&call(&client, "confluence_get_page", json!({"page_id": "100101"})).await);
+    assert_eq!(out["space_key"], "ENG");
+    client.cancel().await.ok();
+    let records = env.tool_records();
+    assert_eq!(
+        records[0]["upstream"][0]["path"],
+        format!("/ex/jira/{SANDBOX_CLOUD_ID}/rest/api/3/search/jql")
+    );
+    assert_eq!(
+        records[1]["upstream"][0]["path"],
+        format!("/ex/confluence/{SANDBOX_CLOUD_ID}/wiki/api/v2/pages/100101")
+    );
+    // Links for people still point at the site, not at the gateway.
+    assert!(
+        out["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://acme.atlassian.net/wiki/")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_upstream_times_out_with_a_clear_error() {
+    let env = Env::new(Flavor::Cloud, "").await;
+    let config = std::fs::read_to_string(env.home.path().join("config.toml")).unwrap();
+    std::fs::write(
+        env.home.path().join("config.toml"),
+        config.replace("[site]\n", "[site]\ntimeout_secs = 1\n"),
+    )
+    .unwrap();
+    let client = env.client().await;
+    env.sandbox
+        .faults()
+        .set_latency(std::time::Duration::from_millis(2500));
+    let msg = err(&call(&client, "jira_get_issue", json!({"key": "ENG-1"})).await);
+    assert!(msg.contains("did not answer in time"), "{msg}");
+    env.sandbox.faults().set_latency(std::time::Duration::ZERO);
+    client.cancel().await.ok();
+    let records = env.tool_records();
+    assert_eq!(records[0]["outcome"], "error");
+    assert_eq!(statuses(&records[0]), [0], "no response: status 0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_call_is_audited_as_cancelled() {
+    use rmcp::model::{CallToolRequestParams, ClientRequest, Request};
+    use rmcp::service::PeerRequestOptions;
+    let env = Env::new(Flavor::Cloud, "").await;
+    let client = env.client().await;
+    env.sandbox
+        .faults()
+        .set_latency(std::time::Duration::from_millis(3000));
+    let params = CallToolRequestParams::new("jira_search")
+        .with_arguments(json!({"jql": "project = ENG"}).as_object().unwrap().clone());
+    let handle = client
+        .send_cancellable_request(
+            ClientRequest::CallToolRequest(Request::new(params)),
+            PeerRequestOptions::no_options(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    handle
+        .cancel(Some("user pressed stop".into()))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let records = env.tool_records();
+        if let Some(r) = records.first() {
+            assert_eq!(r["outcome"], "cancelled", "{r}");
+            assert!(
+                r["duration_ms"].as_f64().unwrap() < 2500.0,
+                "did not wait for upstream"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no audit record for the cancelled call"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    env.sandbox.faults().set_latency(std::time::Duration::ZERO);
+    client.cancel().await.ok();
+}

@@ -187,7 +187,11 @@ pub struct HttpClient {
 
 impl HttpClient {
     /// Builds the client: rustls, timeouts, product User-Agent, same-origin-only redirects.
-    pub fn new(credentials: &Credentials, retry: RetryPolicy) -> Result<Self, String> {
+    pub fn new(
+        credentials: &Credentials,
+        retry: RetryPolicy,
+        timeout: Duration,
+    ) -> Result<Self, String> {
         let redirect = reqwest::redirect::Policy::custom(|attempt| {
             let same_origin = attempt
                 .previous()
@@ -209,7 +213,7 @@ impl HttpClient {
             .default_headers(headers)
             .redirect(redirect)
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
+            .timeout(timeout)
             .build()
             .map_err(|e| format!("cannot build HTTP client: {e}"))?;
         let auth = credentials.header();
@@ -434,7 +438,7 @@ mod tests {
         };
         let h = c.header().unwrap();
         assert!(h.is_sensitive());
-        let client = HttpClient::new(&c, RetryPolicy::default()).unwrap();
+        let client = HttpClient::new(&c, RetryPolicy::default(), Duration::from_secs(5)).unwrap();
         let shown = format!("{client:?}");
         assert!(!shown.contains("bWVAeC5jb206dG9r"), "{shown}");
     }

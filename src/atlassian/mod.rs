@@ -55,7 +55,7 @@ impl Api {
                 return Err("OAuth sign-in is not available in this version".to_string());
             }
         };
-        let http = HttpClient::new(&credentials, retry)?;
+        let http = HttpClient::new(&credentials, retry, site.timeout)?;
         let via_gateway = |product: &str| -> Result<Option<Url>, String> {
             match (&site.cloud_id, &site.auth) {
                 (Some(id), Auth::ApiToken { .. }) => {
@@ -152,6 +152,7 @@ mod tests {
             },
             cloud_id: cloud_id.map(String::from),
             confluence_url: None,
+            timeout: std::time::Duration::from_secs(30),
         }
     }
 

@@ -41,6 +41,7 @@ pub fn sandbox_site(base_url: &str, deployment: Deployment) -> Result<SiteSettin
         auth,
         cloud_id: None,
         confluence_url: None,
+        timeout: std::time::Duration::from_secs(crate::config::DEFAULT_TIMEOUT_SECS),
     })
 }
 
