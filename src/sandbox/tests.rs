@@ -1,4 +1,4 @@
-//! Tests for the sandbox: JQL/CQL parser and evaluator units, real HTTP behaviour against a
+//! Tests for the sandbox (compiled only under #[cfg(test)] from mod.rs): JQL/CQL parser and evaluator units, real HTTP behaviour against a
 //! sandbox on port 0, and validation of responses against Atlassian's OpenAPI descriptions and
 //! of the seeded ADF against the ADF JSON schema.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
