@@ -9,6 +9,8 @@ mod audit_e2e;
 mod policy;
 /// initialize, tools/list, unknown methods, garbage input, exit codes.
 mod protocol;
+/// The bridge's requests checked against Atlassian's OpenAPI descriptions.
+mod spec_conformance;
 /// Every read tool on Cloud and Data Center.
 mod tools;
 /// 429/503 retries, rate-limit exhaustion, upstream errors, redirects.

@@ -103,6 +103,8 @@ pub struct SeenRequest {
     pub method: String,
     /// Request path as received, without the query string.
     pub path: String,
+    /// The raw query string, if any (so tests can check parameter names against the specs).
+    pub query: Option<String>,
     /// Status the sandbox answered with (including injected faults and 401s).
     pub status: u16,
 }
@@ -341,6 +343,7 @@ pub(crate) struct Ctx<'a> {
 async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
+    let query = parts.uri.query().map(str::to_string);
     let method = parts.method.clone();
 
     if path == "/__sandbox" || path.starts_with("/__sandbox/") {
@@ -420,6 +423,7 @@ async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         log.push_back(SeenRequest {
             method: method.to_string(),
             path,
+            query,
             status,
         });
     }

@@ -1923,6 +1923,7 @@ async fn injected_faults_count_down_with_rate_limit_headers() {
         SeenRequest {
             method: "GET".into(),
             path: "/rest/api/3/myself".into(),
+            query: None,
             status: 200
         }
     );
