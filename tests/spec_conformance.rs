@@ -32,7 +32,7 @@ fn operation<'a>(spec: &'a Value, prefix: &str, path: &str, method: &str) -> Opt
             if !matches {
                 return None;
             }
-            item.get(method.to_ascii_lowercase()).map(|op| op)
+            item.get(method.to_ascii_lowercase())
         })
 }
 
