@@ -72,8 +72,8 @@ struct RawSite {
     deployment: Option<String>,
     auth: Option<String>,
     email: Option<String>,
-    api_token: Option<String>,
-    pat: Option<String>,
+    api_token: Option<Secret>,
+    pat: Option<Secret>,
     cloud_id: Option<String>,
     confluence_url: Option<String>,
     timeout_secs: Option<u64>,
@@ -83,7 +83,7 @@ struct RawSite {
 #[serde(deny_unknown_fields)]
 struct RawOAuth {
     client_id: Option<String>,
-    client_secret: Option<String>,
+    client_secret: Option<Secret>,
     public_client: Option<bool>,
     audience: Option<String>,
     redirect_port: Option<u16>,
@@ -495,6 +495,13 @@ fn checked_url(value: &str, file: &str, key: &str) -> Result<Url, ConfigError> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err(ConfigError::key(file, key, "has no host"));
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::key(
+            file,
+            key,
+            "must not contain a user name or password; put credentials in site.email / site.api_token / site.pat (or their environment variables)",
+        ));
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(ConfigError::key(
             file,
@@ -565,6 +572,7 @@ fn resolve_site(
                 )
             })?;
             let token = env(API_TOKEN_ENV)
+                .map(Secret::new)
                 .or(raw.api_token.filter(|t| !t.is_empty()))
                 .ok_or_else(|| {
                     ConfigError::key(
@@ -577,11 +585,12 @@ fn resolve_site(
                 })?;
             Auth::ApiToken {
                 email: email.trim().to_string(),
-                token: Secret::new(token),
+                token,
             }
         }
         "pat" => {
             let token = env(PAT_ENV)
+                .map(Secret::new)
                 .or(raw.pat.filter(|t| !t.is_empty()))
                 .ok_or_else(|| {
                     ConfigError::key(
@@ -592,9 +601,7 @@ fn resolve_site(
                         ),
                     )
                 })?;
-            Auth::Pat {
-                token: Secret::new(token),
-            }
+            Auth::Pat { token }
         }
         "oauth" => Auth::OAuth,
         other => {
@@ -657,8 +664,8 @@ fn resolve_oauth(
         )
     })?;
     let client_secret = env(CLIENT_SECRET_ENV)
-        .or(raw.client_secret.filter(|s| !s.is_empty()))
-        .map(Secret::new);
+        .map(Secret::new)
+        .or(raw.client_secret.filter(|s| !s.is_empty()));
     let url = |value: Option<String>, default: &str, key: &str| {
         checked_url(value.as_deref().unwrap_or(default), file, key)
     };
@@ -921,6 +928,34 @@ mod tests {
         for ok in ["http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9"] {
             resolve_with(&format!("[site]\nurl = \"{ok}\"\npat = \"x\"\n"), &[])
                 .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused() {
+        let err = resolve_with(
+            "[site]\nurl = \"https://me:secret@acme.atlassian.net\"\nemail = \"a@b.c\"\napi_token = \"x\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("site.url") && err.contains("user name or password"),
+            "{err}"
+        );
+        assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn raw_config_debug_hides_secrets() {
+        let raw = parse(
+            "[site]\nurl = \"https://a.atlassian.net\"\napi_token = \"tok-123\"\npat = \"pat-456\"\n[oauth]\nclient_id = \"c\"\nclient_secret = \"sec-789\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let shown = format!("{raw:?}");
+        for secret in ["tok-123", "pat-456", "sec-789"] {
+            assert!(!shown.contains(secret), "{shown}");
         }
     }
 

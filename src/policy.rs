@@ -78,11 +78,20 @@ impl Policy {
     /// True when a Confluence space key may be read or written.
     pub fn space_allowed(&self, key: &str) -> bool {
         self.settings.confluence_spaces.is_empty()
-            || self.settings.confluence_spaces.iter().any(|s| s == key)
+            || self
+                .settings
+                .confluence_spaces
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(key))
     }
 
     /// Denial reason for an issue key outside `policy.jira_projects`.
+    ///
+    /// Numeric issue ids name no project; callers check the fetched issue's project instead.
     pub fn check_issue_key(&self, key: &str) -> Result<(), String> {
+        if key.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(());
+        }
         let project = key.split('-').next().unwrap_or_default();
         if self.project_allowed(project) {
             Ok(())
@@ -166,6 +175,9 @@ pub fn split_order_by(query: &str) -> Result<(&str, Option<&str>), String> {
                 }
             }
             None => match b {
+                // JQL and CQL also accept backslash escapes outside quotes (`a\"b`); skip the
+                // escaped byte so it cannot open or close a string behind our back.
+                b'\\' => i += 1,
                 b'"' | b'\'' => quote = Some(b),
                 b'(' => depth += 1,
                 b')' => {
@@ -273,6 +285,8 @@ mod tests {
             "summary ~ \"abc",
             "((status = Open)",
             "summary ~ 'it\\'s ) or (",
+            // Backslash escapes outside quotes must not hide a quote from the scanner.
+            "summary ~ a\\\" ) OR project = SECRET OR ( summary ~ '\"' AND summary ~ \"'\\\"\"",
         ] {
             assert!(p.confine_jql(bad).is_err(), "{bad} must be rejected");
         }

@@ -82,6 +82,39 @@ async fn project_allowlist_confines_jira() {
     assert_eq!(projects.len(), 1);
     assert_eq!(projects[0]["key"], "ENG");
     ok(&call(&client, "jira_get_issue", json!({"key": "ENG-1"})).await);
+    // Links into other projects are hidden; links inside the allowlist stay.
+    let out = ok(&call(
+        &client,
+        "jira_get_issue",
+        json!({"key": "ENG-2", "include": []}),
+    )
+    .await);
+    let linked: Vec<&str> = out["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        linked,
+        ["ENG-4"],
+        "OPS-1 must not show through ENG-2's links"
+    );
+    let out = ok(&call(
+        &client,
+        "jira_get_issue",
+        json!({"key": "ENG-3", "include": []}),
+    )
+    .await);
+    assert!(!out.to_string().contains("SEC-2"), "{out}");
+    // Fields that describe other issues are refused while confined.
+    let msg = err(&call(
+        &client,
+        "jira_search",
+        json!({"jql": "key = ENG-2", "fields": ["issuelinks"]}),
+    )
+    .await);
+    assert!(msg.contains("policy.jira_projects"), "{msg}");
     client.cancel().await.ok();
 
     let outcomes: Vec<String> = env
@@ -91,7 +124,9 @@ async fn project_allowlist_confines_jira() {
         .collect();
     assert_eq!(
         outcomes,
-        ["ok", "ok", "error", "denied", "denied", "ok", "ok"]
+        [
+            "ok", "ok", "error", "denied", "denied", "ok", "ok", "ok", "ok", "denied"
+        ]
     );
 }
 

@@ -20,20 +20,21 @@ fn spec(name: &str) -> Value {
 fn operation<'a>(spec: &'a Value, prefix: &str, path: &str, method: &str) -> Option<&'a Value> {
     let rel = path.strip_prefix(prefix)?;
     let segs: Vec<&str> = rel.trim_matches('/').split('/').collect();
+    // Several templates can match (`/issue/{id}` and `/issue/createmeta`): the one with the
+    // most literal segments is the operation the server routes to.
+    let is_param = |a: &str| a.starts_with('{') && a.ends_with('}');
     spec["paths"]
         .as_object()?
         .iter()
-        .find_map(|(template, item)| {
+        .filter_map(|(template, item)| {
             let t: Vec<&str> = template.trim_matches('/').split('/').collect();
-            let matches = t.len() == segs.len()
-                && t.iter()
-                    .zip(&segs)
-                    .all(|(a, b)| (a.starts_with('{') && a.ends_with('}')) || a == b);
-            if !matches {
-                return None;
-            }
-            item.get(method.to_ascii_lowercase())
+            let matches =
+                t.len() == segs.len() && t.iter().zip(&segs).all(|(a, b)| is_param(a) || a == b);
+            let literal = t.iter().filter(|a| !is_param(a)).count();
+            matches.then_some((literal, item))
         })
+        .max_by_key(|(literal, _)| *literal)
+        .and_then(|(_, item)| item.get(method.to_ascii_lowercase()))
 }
 
 fn declared_query_params(spec: &Value, op: &Value) -> Vec<String> {

@@ -138,6 +138,18 @@ async fn jira_get_issue_returns_markdown_and_extras() {
         assert!(out["comment_total"].as_u64().unwrap() >= 1);
         assert!(out.get("changelog").is_none(), "changelog only when asked");
 
+        // ENG-3 is blocked by SEC-2: links carry the other issue's key, status and summary.
+        let out = ok(&call(
+            &client,
+            "jira_get_issue",
+            json!({"key": "ENG-3", "include": []}),
+        )
+        .await);
+        let link = &out["links"][0];
+        assert_eq!(link["key"], "SEC-2", "{flavor:?}: {out}");
+        assert_eq!(link["relation"], "is blocked by");
+        assert!(link["summary"].as_str().is_some_and(|s| !s.is_empty()));
+
         let missing = err(&call(&client, "jira_get_issue", json!({"key": "ENG-99999"})).await);
         assert!(missing.contains("not found"), "{missing}");
         client.cancel().await.ok();

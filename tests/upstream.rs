@@ -188,11 +188,112 @@ async fn redirects_never_carry_credentials_to_another_host() {
     let client = env.client().await;
     let msg = err(&call(&client, "jira_search", json!({"jql": "project = ENG"})).await);
     assert!(msg.contains("redirected"), "{msg}");
+    assert!(
+        msg.contains(&format!("localhost:{}", other_addr.port())),
+        "{msg}"
+    );
     client.cancel().await.ok();
     assert!(
-        seen.lock().unwrap().iter().all(Option::is_none),
-        "the other host saw credentials"
+        seen.lock().unwrap().is_empty(),
+        "the other host was contacted: {:?}",
+        seen.lock().unwrap()
     );
+}
+
+/// Redirects within the same origin are followed (credentials stay on the same host).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_origin_redirects_are_followed() {
+    use axum::Router;
+    use axum::http::HeaderMap;
+    use axum::response::Redirect;
+    use axum::routing::get;
+
+    let site = Router::new()
+        .route(
+            "/rest/api/3/search/jql",
+            get(|| async { Redirect::temporary("/moved/search") }),
+        )
+        .route(
+            "/moved/search",
+            get(|headers: HeaderMap| async move {
+                let authed = headers.get("authorization").is_some();
+                axum::Json(json!({
+                    "issues": [{"id": "1", "key": "ENG-1", "fields": {
+                        "summary": if authed { "with credentials" } else { "without" },
+                        "project": {"key": "ENG"}}}],
+                    "isLast": true
+                }))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, site).await.ok() });
+    let env = Env::new(Flavor::Cloud, "").await;
+    std::fs::write(
+        env.home.path().join("config.toml"),
+        format!(
+            "[site]\nurl = \"http://{addr}\"\ndeployment = \"cloud\"\nemail = \"a@b.c\"\napi_token = \"t\"\n"
+        ),
+    )
+    .unwrap();
+    let client = env.client().await;
+    let out = ok(&call(&client, "jira_search", json!({"jql": "project = ENG"})).await);
+    assert_eq!(out["issues"][0]["summary"], "with credentials");
+    client.cancel().await.ok();
+}
+
+/// Without `Retry-After`, the retry waits a jittered backoff (about 1 s for the first retry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backoff_without_retry_after() {
+    let env = Env::new(Flavor::Cloud, "").await;
+    let client = env.client().await;
+    env.sandbox.faults().inject(FaultSpec {
+        status: 503,
+        count: 1,
+        retry_after: None,
+        path_prefix: Some("/rest/api/3/issue".to_string()),
+    });
+    let started = std::time::Instant::now();
+    ok(&call(
+        &client,
+        "jira_get_issue",
+        json!({"key": "ENG-1", "include": []}),
+    )
+    .await);
+    let elapsed = started.elapsed().as_secs_f64();
+    assert!(elapsed >= 0.65, "retried after only {elapsed:.2} s");
+    client.cancel().await.ok();
+    assert_eq!(statuses(&env.tool_records()[0]), [503, 200]);
+}
+
+/// On a site without Jira, `atlassian_whoami` asks Confluence who the user is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoami_falls_back_to_confluence_without_jira() {
+    let env = Env::new(Flavor::Cloud, "").await;
+    let client = env.client().await;
+    // Let the start-up identity lookup finish before injecting the fault.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !env
+        .sandbox
+        .requests()
+        .iter()
+        .any(|r| r.path == "/rest/api/3/myself")
+    {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    env.sandbox.faults().inject(FaultSpec {
+        status: 404,
+        count: 1,
+        retry_after: None,
+        path_prefix: Some("/rest/api/3/myself".to_string()),
+    });
+    let out = ok(&call(&client, "atlassian_whoami", json!({})).await);
+    assert_eq!(out["user"]["display_name"], "Dana Demo");
+    client.cancel().await.ok();
+    let rec = &env.tool_records()[0];
+    assert_eq!(statuses(rec), [404, 200]);
+    assert_eq!(rec["upstream"][1]["path"], "/wiki/rest/api/user/current");
 }
 
 /// With `cloud_id`, API-token requests go through the gateway `/ex/jira/{cloudId}` prefix.

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::json::{array, id, query_param, text, uint};
+use super::json::{array, id, offset_cursor, query_param, text, uint};
 use super::{Api, ApiError, Product, with_segments};
 use crate::atlassian::http::{ApiRequest, CallTrace};
 use crate::config::Deployment;
@@ -124,14 +124,8 @@ impl<'a> Confluence<'a> {
             .query("expand", "content.space,content.version");
         if cloud {
             req = req.query_opt("cursor", cursor);
-        } else if let Some(c) = cursor {
-            let start: u64 = c.parse().map_err(|_| ApiError::Status {
-                product: Product::Confluence,
-                status: 400,
-                messages: vec![format!(
-                    "cursor `{c}` is not one this tool returned; omit it to start from the first page"
-                )],
-            })?;
+        } else if cursor.is_some() {
+            let start = offset_cursor(Product::Confluence, cursor, "cursor")?;
             req = req.query("start", start.to_string());
         }
         let body = self.api.http.send(trace, req).await?;
@@ -175,8 +169,9 @@ impl<'a> Confluence<'a> {
             let start = uint(&body, "start").unwrap_or(0);
             let size = uint(&body, "size").unwrap_or(raw.len() as u64);
             let total = uint(&body, "totalSize");
-            let more = next_link.is_some() || total.is_some_and(|t| start + size < t);
-            (more && size > 0).then(|| (start + size).to_string())
+            let next = start.saturating_add(size);
+            let more = next_link.is_some() || total.is_some_and(|t| next < t);
+            (more && size > 0).then(|| next.to_string())
         };
         Ok(SearchResults {
             results,
@@ -185,23 +180,21 @@ impl<'a> Confluence<'a> {
         })
     }
 
-    /// A page with its storage body.
+    /// A page (or, on Cloud, a blog post) with its storage body.
     pub async fn page(&self, trace: &CallTrace, page_id: &str) -> Result<Page, ApiError> {
         match self.api.deployment {
             Deployment::Cloud => {
-                let req = ApiRequest::get(
-                    Product::Confluence,
-                    self.url(&["api", "v2", "pages", page_id]),
-                )
-                .query("body-format", "storage");
-                let body = self.api.http.send(trace, req).await?;
-                let storage = body
-                    .get("body")
-                    .and_then(|b| b.get("storage"))
-                    .and_then(|s| s.get("value"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
+                let get = |kind: &str| {
+                    ApiRequest::get(Product::Confluence, self.url(&["api", "v2", kind, page_id]))
+                        .query("body-format", "storage")
+                };
+                // Search returns pages and blog posts alike; v2 keeps them apart.
+                let body = match self.api.http.send(trace, get("pages")).await {
+                    Err(ApiError::Status { status: 404, .. }) => {
+                        self.api.http.send(trace, get("blogposts")).await?
+                    }
+                    other => other?,
+                };
                 let version = body.get("version");
                 let space_id = id(&body, "spaceId");
                 let space_key = match &space_id {
@@ -216,7 +209,7 @@ impl<'a> Confluence<'a> {
                     version: version.and_then(|v| uint(v, "number")),
                     updated: version.and_then(|v| text(v, "createdAt")),
                     parent_id: id(&body, "parentId"),
-                    storage,
+                    storage: storage_body(&body),
                     url: self.web(body.get("_links").and_then(|l| text(l, "webui"))),
                 })
             }
@@ -227,13 +220,6 @@ impl<'a> Confluence<'a> {
                 )
                 .query("expand", "body.storage,version,space,ancestors");
                 let body = self.api.http.send(trace, req).await?;
-                let storage = body
-                    .get("body")
-                    .and_then(|b| b.get("storage"))
-                    .and_then(|s| s.get("value"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
                 let space_key = body.get("space").and_then(|s| text(s, "key"));
                 let version = body.get("version");
                 Ok(Page {
@@ -244,7 +230,7 @@ impl<'a> Confluence<'a> {
                     version: version.and_then(|v| uint(v, "number")),
                     updated: version.and_then(|v| text(v, "when")),
                     parent_id: array(&body, "ancestors").last().and_then(|a| id(a, "id")),
-                    storage,
+                    storage: storage_body(&body),
                     url: self.web(body.get("_links").and_then(|l| text(l, "webui"))),
                 })
             }
@@ -289,16 +275,7 @@ impl<'a> Confluence<'a> {
                 })
             }
             Deployment::DataCenter => {
-                let start: u64 = match cursor {
-                    None => 0,
-                    Some(c) => c.parse().map_err(|_| ApiError::Status {
-                        product: Product::Confluence,
-                        status: 400,
-                        messages: vec![format!(
-                            "cursor `{c}` is not one this tool returned; omit it to start from the first page"
-                        )],
-                    })?,
-                };
+                let start = offset_cursor(Product::Confluence, cursor, "cursor")?;
                 let mut req =
                     ApiRequest::get(Product::Confluence, self.url(&["rest", "api", "space"]))
                         .query("start", start.to_string())
@@ -327,10 +304,21 @@ impl<'a> Confluence<'a> {
                 let size = uint(&body, "size").unwrap_or(raw.len() as u64);
                 Ok(SpaceList {
                     spaces,
-                    next_cursor: (has_next && size > 0).then(|| (start + size).to_string()),
+                    next_cursor: (has_next && size > 0)
+                        .then(|| start.saturating_add(size).to_string()),
                 })
             }
         }
+    }
+
+    /// The signed-in user, as Confluence knows them (for sites without Jira).
+    pub async fn current_user(&self, trace: &CallTrace) -> Result<super::jira::User, ApiError> {
+        let req = ApiRequest::get(
+            Product::Confluence,
+            self.url(&["rest", "api", "user", "current"]),
+        );
+        let body = self.api.http.send(trace, req).await?;
+        super::jira::User::from_json(&body).ok_or_else(|| decode("current user is not an object"))
     }
 
     /// The key of a space given its id (Cloud pages carry only `spaceId`); cached per process.
@@ -363,6 +351,16 @@ impl<'a> Confluence<'a> {
         }
         Some(key)
     }
+}
+
+/// `body.storage.value` of a v1 content or v2 page response (empty when absent).
+fn storage_body(body: &Value) -> String {
+    body.get("body")
+        .and_then(|b| b.get("storage"))
+        .and_then(|s| s.get("value"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn decode(message: &str) -> ApiError {

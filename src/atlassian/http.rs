@@ -111,11 +111,14 @@ impl CallTrace {
         let Ok(mut inner) = self.inner.lock() else {
             return false;
         };
-        if inner.retries >= policy.max_retries || inner.waited + wait > policy.max_wait {
+        let Some(waited) = inner.waited.checked_add(wait) else {
+            return false;
+        };
+        if inner.retries >= policy.max_retries || waited > policy.max_wait {
             return false;
         }
         inner.retries += 1;
-        inner.waited += wait;
+        inner.waited = waited;
         true
     }
 
@@ -181,7 +184,7 @@ impl ApiRequest {
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
-    auth: Option<HeaderValue>,
+    auth: HeaderValue,
     retry: RetryPolicy,
 }
 
@@ -216,13 +219,9 @@ impl HttpClient {
             .timeout(timeout)
             .build()
             .map_err(|e| format!("cannot build HTTP client: {e}"))?;
-        let auth = credentials.header();
-        if auth.is_none() {
-            return Err(
-                "the credentials contain characters that cannot be sent in an HTTP header"
-                    .to_string(),
-            );
-        }
+        let auth = credentials.header().ok_or_else(|| {
+            "the credentials contain characters that cannot be sent in an HTTP header".to_string()
+        })?;
         Ok(Self {
             client,
             auth,
@@ -241,10 +240,8 @@ impl HttpClient {
             let mut builder = self
                 .client
                 .request(req.method.clone(), req.url.clone())
-                .query(&req.query);
-            if let Some(auth) = &self.auth {
-                builder = builder.header(reqwest::header::AUTHORIZATION, auth.clone());
-            }
+                .query(&req.query)
+                .header(reqwest::header::AUTHORIZATION, self.auth.clone());
             if let Some(body) = &req.body {
                 builder = builder.json(body);
             }
@@ -336,28 +333,37 @@ impl HttpClient {
     }
 }
 
-async fn read_body(response: reqwest::Response, product: Product) -> Result<Vec<u8>, ApiError> {
+/// Reads the body with a running size cap, so a chunked response cannot grow without bound.
+async fn read_body(mut response: reqwest::Response, product: Product) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::Decode {
+        product,
+        message: format!("response larger than {MAX_BODY_BYTES} bytes"),
+    };
     if response
         .content_length()
-        .is_some_and(|len| len as usize > MAX_BODY_BYTES)
+        .is_some_and(|len| len > MAX_BODY_BYTES as u64)
     {
-        return Err(ApiError::Decode {
-            product,
-            message: format!("response larger than {MAX_BODY_BYTES} bytes"),
-        });
+        return Err(too_large());
     }
-    let bytes = response.bytes().await.map_err(|e| ApiError::Transport {
-        product,
-        message: describe_transport_error(&e),
-        timeout: e.is_timeout(),
-    })?;
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::Decode {
-            product,
-            message: format!("response larger than {MAX_BODY_BYTES} bytes"),
-        });
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => {
+                return Err(ApiError::Transport {
+                    product,
+                    message: describe_transport_error(&e),
+                    timeout: e.is_timeout(),
+                });
+            }
+        }
     }
-    Ok(bytes.to_vec())
 }
 
 /// A transport error without the URL's query string (which could carry user text) or credentials.
@@ -388,13 +394,18 @@ fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
         .to_str()
         .ok()?
         .trim();
+    // Anything beyond a day is treated as a day: the call gives up either way, and the
+    // message should not promise a wait measured in centuries.
+    const MAX: u64 = 86_400;
     if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+        return Some(Duration::from_secs(secs.min(MAX)));
     }
     let when =
         time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
     let delta = when - time::OffsetDateTime::now_utc();
-    Some(Duration::from_secs_f64(delta.as_seconds_f64().max(0.0)))
+    Some(Duration::from_secs_f64(
+        delta.as_seconds_f64().clamp(0.0, MAX as f64),
+    ))
 }
 
 #[cfg(test)]

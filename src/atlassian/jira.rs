@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::json::{array, id, name_of, strings, text, uint};
+use super::json::{array, id, name_of, offset_cursor, strings, text, uint};
 use super::{Api, ApiError, Product, with_segments};
 use crate::atlassian::http::{ApiRequest, CallTrace};
 use crate::config::Deployment;
@@ -56,14 +56,18 @@ pub struct User {
 }
 
 impl User {
-    fn from_json(v: &Value) -> Option<Self> {
+    /// Reads a Jira or Confluence user object (Cloud `accountId`, Data Center `key`/`name`
+    /// or Confluence's `userKey`/`username`).
+    pub(crate) fn from_json(v: &Value) -> Option<Self> {
         if !v.is_object() {
             return None;
         }
         Some(Self {
             id: text(v, "accountId")
                 .or_else(|| text(v, "key"))
-                .or_else(|| text(v, "name")),
+                .or_else(|| text(v, "userKey"))
+                .or_else(|| text(v, "name"))
+                .or_else(|| text(v, "username")),
             display_name: text(v, "displayName"),
             email: text(v, "emailAddress"),
         })
@@ -280,26 +284,29 @@ pub struct Transition {
     pub to: Option<String>,
 }
 
-/// What to fetch besides the issue itself.
+/// What to fetch with the issue itself (comments are a separate call: [`Jira::latest_comments`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IssueInclude {
-    /// Latest comments, up to this many (0 = none).
-    pub comments: u32,
     /// Changelog.
     pub changelog: bool,
     /// Available transitions.
     pub transitions: bool,
 }
 
-/// An issue with its comments, changelog and transitions.
+/// Latest comments of an issue.
+#[derive(Debug, Clone, Default)]
+pub struct Comments {
+    /// Latest comments, oldest first.
+    pub comments: Vec<Comment>,
+    /// Total comments on the issue.
+    pub total: Option<u64>,
+}
+
+/// An issue with its changelog and transitions.
 #[derive(Debug, Clone, Default)]
 pub struct IssueDetail {
     /// The issue.
     pub issue: Issue,
-    /// Latest comments, oldest first.
-    pub comments: Vec<Comment>,
-    /// Total comments on the issue.
-    pub comment_total: Option<u64>,
     /// Changelog entries, oldest first.
     pub changelog: Vec<Change>,
     /// Available transitions.
@@ -406,16 +413,7 @@ impl<'a> Jira<'a> {
                 self.get(trace, req).await?
             }
             Deployment::DataCenter => {
-                let start = match page_token {
-                    None => 0,
-                    Some(t) => t.parse::<u64>().map_err(|_| ApiError::Status {
-                        product: Product::Jira,
-                        status: 400,
-                        messages: vec![format!(
-                            "next_page_token `{t}` is not one this tool returned; omit it to start from the first page"
-                        )],
-                    })?,
-                };
+                let start = offset_cursor(Product::Jira, page_token, "next_page_token")?;
                 let req = ApiRequest::get(Product::Jira, self.url(&["search"]))
                     .query("jql", jql)
                     .query("startAt", start.to_string())
@@ -439,7 +437,7 @@ impl<'a> Jira<'a> {
             Deployment::DataCenter => {
                 let start = uint(&body, "startAt").unwrap_or(0);
                 let total = uint(&body, "total");
-                let next = start + raw.len() as u64;
+                let next = start.saturating_add(raw.len() as u64);
                 let more = total.is_some_and(|t| next < t) && !raw.is_empty();
                 (more.then(|| next.to_string()), total)
             }
@@ -501,28 +499,20 @@ impl<'a> Jira<'a> {
                 })
             })
             .collect();
-        let (comments, comment_total) = if include.comments > 0 {
-            self.latest_comments(trace, &issue.key, include.comments)
-                .await?
-        } else {
-            (Vec::new(), None)
-        };
         Ok(IssueDetail {
             issue,
-            comments,
-            comment_total,
             changelog,
             transitions,
         })
     }
 
     /// The latest `limit` comments (returned oldest first) and the total count.
-    async fn latest_comments(
+    pub async fn latest_comments(
         &self,
         trace: &CallTrace,
         key: &str,
         limit: u32,
-    ) -> Result<(Vec<Comment>, Option<u64>), ApiError> {
+    ) -> Result<Comments, ApiError> {
         let req = ApiRequest::get(Product::Jira, self.url(&["issue", key, "comment"]))
             .query("orderBy", "-created")
             .query("maxResults", limit.to_string());
@@ -536,11 +526,12 @@ impl<'a> Jira<'a> {
                 body: c.get("body").and_then(RichText::from_json),
             })
             .collect();
-        // Servers that ignore `orderBy` return oldest first; normalize to newest-N, oldest first.
+        // Asked newest first (`-created`), shown oldest first like a conversation.
         comments.sort_by(|a, b| a.created.cmp(&b.created));
-        let keep = comments.len().saturating_sub(limit as usize);
-        comments.drain(..keep);
-        Ok((comments, uint(&body, "total")))
+        Ok(Comments {
+            comments,
+            total: uint(&body, "total"),
+        })
     }
 
     /// Projects visible to the user, optionally filtered by a text query and confined to `keys`.
@@ -565,8 +556,11 @@ impl<'a> Jira<'a> {
                     .query("maxResults", max_results.to_string())
                     .query("orderBy", "key")
                     .query_opt("query", query);
-                for k in keys {
-                    req = req.query("keys", k.as_str());
+                // Jira takes at most 50 `keys`; past that the caller's own filter confines.
+                if keys.len() <= 50 {
+                    for k in keys {
+                        req = req.query("keys", k.as_str());
+                    }
                 }
                 let body = match self.get(trace, req).await {
                     Ok(b) => b,
@@ -620,17 +614,13 @@ impl<'a> Jira<'a> {
         trace: &CallTrace,
         project: &str,
     ) -> Result<Vec<IssueType>, ApiError> {
-        let req = ApiRequest::get(
-            Product::Jira,
-            self.url(&["issue", "createmeta", project, "issuetypes"]),
-        )
-        .query("maxResults", "200");
-        let body = self.get(trace, req).await?;
-        let list = if body.get("issueTypes").is_some() {
-            array(&body, "issueTypes")
-        } else {
-            array(&body, "values")
-        };
+        let list = self
+            .createmeta_pages(
+                trace,
+                &["issue", "createmeta", project, "issuetypes"],
+                "issueTypes",
+            )
+            .await?;
         Ok(list
             .iter()
             .filter_map(|t| {
@@ -650,17 +640,13 @@ impl<'a> Jira<'a> {
         project: &str,
         issue_type_id: &str,
     ) -> Result<Vec<FieldMeta>, ApiError> {
-        let req = ApiRequest::get(
-            Product::Jira,
-            self.url(&["issue", "createmeta", project, "issuetypes", issue_type_id]),
-        )
-        .query("maxResults", "200");
-        let body = self.get(trace, req).await?;
-        let list = if body.get("fields").is_some() {
-            array(&body, "fields")
-        } else {
-            array(&body, "values")
-        };
+        let list = self
+            .createmeta_pages(
+                trace,
+                &["issue", "createmeta", project, "issuetypes", issue_type_id],
+                "fields",
+            )
+            .await?;
         Ok(list
             .iter()
             .filter_map(|f| {
@@ -690,6 +676,38 @@ impl<'a> Jira<'a> {
                 })
             })
             .collect())
+    }
+
+    /// Every item of a paged createmeta list (Cloud names the array `cloud_key`, Data Center
+    /// `values`), following `startAt` for up to 5 pages of 200.
+    async fn createmeta_pages(
+        &self,
+        trace: &CallTrace,
+        path: &[&str],
+        cloud_key: &str,
+    ) -> Result<Vec<Value>, ApiError> {
+        let mut items: Vec<Value> = Vec::new();
+        for _ in 0..5 {
+            let req = ApiRequest::get(Product::Jira, self.url(path))
+                .query("startAt", items.len().to_string())
+                .query("maxResults", "200");
+            let body = self.get(trace, req).await?;
+            let page = if body.get(cloud_key).is_some() {
+                array(&body, cloud_key)
+            } else {
+                array(&body, "values")
+            };
+            if page.is_empty() {
+                break;
+            }
+            items.extend(page.iter().cloned());
+            let total = uint(&body, "total").unwrap_or(0);
+            let last = body.get("isLast").and_then(Value::as_bool).unwrap_or(false);
+            if last || items.len() as u64 >= total {
+                break;
+            }
+        }
+        Ok(items)
     }
 
     /// The signed-in user.

@@ -53,6 +53,24 @@ pub(crate) fn strings(v: &Value, key: &str) -> Vec<String> {
         .collect()
 }
 
+/// Reads a Data Center offset cursor (our own `next_page_token` / `cursor`: a decimal offset).
+pub(crate) fn offset_cursor(
+    product: super::Product,
+    cursor: Option<&str>,
+    name: &str,
+) -> Result<u64, super::ApiError> {
+    match cursor {
+        None => Ok(0),
+        Some(c) => c.trim().parse().map_err(|_| super::ApiError::Status {
+            product,
+            status: 400,
+            messages: vec![format!(
+                "{name} `{c}` is not one this tool returned; omit it to start from the first page"
+            )],
+        }),
+    }
+}
+
 /// The value of a query parameter in a (possibly relative) link such as `_links.next`.
 pub(crate) fn query_param(link: &str, name: &str) -> Option<String> {
     let url = url::Url::parse("http://x.invalid/").ok()?.join(link).ok()?;

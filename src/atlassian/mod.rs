@@ -56,23 +56,20 @@ impl Api {
             }
         };
         let http = HttpClient::new(&credentials, retry, site.timeout)?;
-        let via_gateway = |product: &str| -> Result<Option<Url>, String> {
-            match (&site.cloud_id, &site.auth) {
-                (Some(id), Auth::ApiToken { .. }) => {
-                    let mut url = api_base.clone();
-                    push_segments(&mut url, &["ex", product, id]);
-                    Ok(Some(url))
-                }
-                _ => Ok(None),
+        // Scoped API tokens only work through the gateway: `{api_base}/ex/{product}/{cloudId}`.
+        let via_gateway = |product: &str| match (&site.cloud_id, &site.auth) {
+            (Some(id), Auth::ApiToken { .. }) => {
+                Some(with_segments(api_base, &["ex", product, id]))
             }
+            _ => None,
         };
-        let jira_base = via_gateway("jira")?.unwrap_or_else(|| site.url.clone());
+        let jira_base = via_gateway("jira").unwrap_or_else(|| site.url.clone());
         let confluence_web = match (&site.confluence_url, site.deployment) {
             (Some(url), _) => url.clone(),
             (None, Deployment::Cloud) => with_segments(&site.url, &["wiki"]),
             (None, Deployment::DataCenter) => site.url.clone(),
         };
-        let confluence_base = match (&site.confluence_url, via_gateway("confluence")?) {
+        let confluence_base = match (&site.confluence_url, via_gateway("confluence")) {
             (Some(url), _) => url.clone(),
             (None, Some(gateway)) => with_segments(&gateway, &["wiki"]),
             (None, None) => confluence_web.clone(),
@@ -106,6 +103,14 @@ impl Api {
     /// Confluence calls.
     pub fn confluence(&self) -> confluence::Confluence<'_> {
         confluence::Confluence::new(self)
+    }
+
+    /// The signed-in user: Jira's `myself`, or Confluence's current user on sites without Jira.
+    pub async fn current_user(&self, trace: &CallTrace) -> Result<jira::User, ApiError> {
+        match self.jira().myself(trace).await {
+            Err(e) if e.status() == Some(404) => self.confluence().current_user(trace).await,
+            other => other,
+        }
     }
 
     /// A link a person can open for an issue.

@@ -91,7 +91,7 @@ pub fn resolve_actor(server: &BridgeServer) {
     let server = server.clone();
     tokio::spawn(async move {
         let trace = CallTrace::new();
-        match server.state().api.jira().myself(&trace).await {
+        match server.state().api.current_user(&trace).await {
             Ok(me) => {
                 if let Ok(mut actor) = server.state().actor.write() {
                     actor.account_id = me.id;

@@ -13,6 +13,7 @@ use super::args::{bounded, opt_u32};
 use super::render::{Render, clip, day, one_line};
 use super::{BridgeServer, CallCx, ToolError};
 use crate::convert;
+use crate::sanitize::clean_text;
 
 /// Longest page body returned, in characters; longer bodies are cut with a note.
 const MAX_BODY_CHARS: usize = 60_000;
@@ -323,10 +324,11 @@ impl BridgeServer {
         let results: Vec<HitOut> = found
             .results
             .into_iter()
-            .filter(|h| {
-                h.space
-                    .as_deref()
-                    .is_none_or(|s| state.policy.space_allowed(s))
+            // With an allowlist, a hit must prove its space (the CQL wrapper is the first line,
+            // this is the second).
+            .filter(|h| match h.space.as_deref() {
+                Some(s) => state.policy.space_allowed(s),
+                None => state.policy.settings().confluence_spaces.is_empty(),
             })
             .map(|h| HitOut {
                 id: h.id,
@@ -377,7 +379,7 @@ impl BridgeServer {
         let format = args.format.unwrap_or_default();
         let body = match format {
             PageFormat::Markdown => convert::storage_to_markdown(&page.storage),
-            PageFormat::Storage => page.storage,
+            PageFormat::Storage => clean_text(&page.storage),
         };
         let truncated = body.chars().count() > MAX_BODY_CHARS;
         let body = if truncated {

@@ -15,6 +15,7 @@ use super::render::{Render, clip, day, one_line};
 use super::{BridgeServer, CallCx, ToolError};
 use crate::atlassian::jira::{Issue, IssueInclude, User};
 use crate::convert;
+use crate::sanitize::clean_text;
 
 // ---------------------------------------------------------------------------------------------
 // jira_search
@@ -549,6 +550,9 @@ impl Render for CreateFieldsOut {
 // Handlers
 // ---------------------------------------------------------------------------------------------
 
+/// Fields whose values describe *other* issues (possibly outside the project allowlist).
+const CROSS_PROJECT_FIELDS: &[&str] = &["issuelinks", "subtasks", "parent"];
+
 fn user_name(u: &Option<User>) -> Option<String> {
     u.as_ref().map(User::label)
 }
@@ -557,15 +561,15 @@ fn user_name(u: &Option<User>) -> Option<String> {
 fn value_text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => clean_text(s),
         Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(", "),
         Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("doc") => {
             convert::adf_to_markdown(v)
         }
         Value::Object(o) => ["displayName", "name", "value", "key"]
             .iter()
-            .find_map(|k| o.get(*k).and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_else(|| v.to_string()),
+            .find_map(|k| o.get(*k).and_then(Value::as_str).map(clean_text))
+            .unwrap_or_else(|| clean_text(&v.to_string())),
         other => other.to_string(),
     }
 }
@@ -697,6 +701,15 @@ impl BridgeServer {
                 "`{bad}` is not a field id; use ids like `reporter` or `customfield_10016`"
             )));
         }
+        if !state.policy.settings().jira_projects.is_empty()
+            && let Some(f) = extra
+                .iter()
+                .find(|f| CROSS_PROJECT_FIELDS.contains(&f.as_str()))
+        {
+            return Err(ToolError::Denied(format!(
+                "field `{f}` can show issues from other projects, so it is not available while policy.jira_projects is set"
+            )));
+        }
         let token = args
             .next_page_token
             .as_deref()
@@ -707,14 +720,15 @@ impl BridgeServer {
             .jira()
             .search(&cx.trace, &jql, &extra, max, token)
             .await?;
-        // A result outside the allowlist can only come from a misbehaving server; drop it.
+        // A result outside the allowlist can only come from a misbehaving server (or a query
+        // that slipped past the wrapper); with an allowlist, an issue must prove its project.
+        let confined = !state.policy.settings().jira_projects.is_empty();
         let issues: Vec<IssueRow> = page
             .issues
             .into_iter()
-            .filter(|i| {
-                i.project_key
-                    .as_deref()
-                    .is_none_or(|p| state.policy.project_allowed(p))
+            .filter(|i| match i.project_key.as_deref() {
+                Some(p) => state.policy.project_allowed(p),
+                None => !confined && state.policy.check_issue_key(&i.key).is_ok(),
             })
             .map(row)
             .collect();
@@ -738,48 +752,60 @@ impl BridgeServer {
         let parts = args.include.unwrap_or_else(|| vec![IncludePart::Comments]);
         let comment_limit = bounded(args.comment_limit, 5, 50, "comment_limit")?;
         let include = IssueInclude {
-            comments: if parts.contains(&IncludePart::Comments) {
-                comment_limit
-            } else {
-                0
-            },
             changelog: parts.contains(&IncludePart::Changelog),
             transitions: parts.contains(&IncludePart::Transitions),
         };
-        let detail = state.api.jira().issue(&cx.trace, &key, include).await?;
+        let jira = state.api.jira();
+        let detail = jira.issue(&cx.trace, &key, include).await?;
         let issue = detail.issue;
-        if let Some(project) = &issue.project_key
-            && !state.policy.project_allowed(project)
-        {
-            return Err(ToolError::Denied(state.policy.project_denial(project)));
+        // The key may have resolved to a moved issue: check the project it is in now, before
+        // anything else is fetched from it.
+        match issue.project_key.as_deref() {
+            Some(project) if state.policy.project_allowed(project) => {}
+            Some(project) => return Err(ToolError::Denied(state.policy.project_denial(project))),
+            None if state.policy.settings().jira_projects.is_empty() => {}
+            None => {
+                return Err(ToolError::Denied(format!(
+                    "issue {key} names no project, so policy.jira_projects cannot allow it"
+                )));
+            }
         }
+        let comments = if parts.contains(&IncludePart::Comments) {
+            jira.latest_comments(&cx.trace, &issue.key, comment_limit)
+                .await?
+        } else {
+            Default::default()
+        };
         cx.touch([issue.key.clone()]);
+        let visible = |k: &str| state.policy.check_issue_key(k).is_ok();
         Ok(IssueOut {
             url: state.api.issue_url(&issue.key),
-            summary: issue.summary.clone().unwrap_or_default(),
-            status: issue.status.clone(),
-            status_category: issue.status_category.clone(),
-            issue_type: issue.issue_type.clone(),
-            priority: issue.priority.clone(),
+            summary: issue.summary.unwrap_or_default(),
+            status: issue.status,
+            status_category: issue.status_category,
+            issue_type: issue.issue_type,
+            priority: issue.priority,
             assignee: user_name(&issue.assignee),
             reporter: user_name(&issue.reporter),
-            created: issue.created.clone(),
-            updated: issue.updated.clone(),
-            due: issue.due.clone(),
-            resolution: issue.resolution.clone(),
-            project: issue.project_key.clone(),
-            parent: issue.parent.clone(),
-            labels: issue.labels.clone(),
-            components: issue.components.clone(),
-            subtasks: issue.subtasks.clone(),
+            created: issue.created,
+            updated: issue.updated,
+            due: issue.due,
+            resolution: issue.resolution,
+            project: issue.project_key,
+            parent: issue.parent.filter(|p| visible(p)),
+            labels: issue.labels,
+            components: issue.components,
+            subtasks: issue.subtasks.into_iter().filter(|k| visible(k)).collect(),
+            // Links into projects outside the allowlist would leak their summaries.
             links: issue
                 .links
-                .iter()
+                .into_iter()
+                .filter(|l| visible(&l.key))
                 .map(|l| LinkOut {
-                    relation: l.relation.clone(),
-                    key: l.key.clone(),
-                    status: l.status.clone(),
-                    summary: l.summary.clone(),
+                    relation: l.relation,
+                    key: l.key,
+                    status: l.status,
+                    summary: l.summary,
                 })
                 .collect(),
             description: issue
@@ -787,7 +813,7 @@ impl BridgeServer {
                 .as_ref()
                 .map(|d| d.to_markdown())
                 .unwrap_or_default(),
-            comments: detail
+            comments: comments
                 .comments
                 .iter()
                 .map(|c| CommentOut {
@@ -796,7 +822,7 @@ impl BridgeServer {
                     body: c.body.as_ref().map(|b| b.to_markdown()).unwrap_or_default(),
                 })
                 .collect(),
-            comment_total: detail.comment_total,
+            comment_total: comments.total,
             changelog: include.changelog.then(|| {
                 detail
                     .changelog
@@ -824,11 +850,11 @@ impl BridgeServer {
             transitions: include.transitions.then(|| {
                 detail
                     .transitions
-                    .iter()
+                    .into_iter()
                     .map(|t| TransitionOut {
-                        id: t.id.clone(),
-                        name: t.name.clone(),
-                        to: t.to.clone(),
+                        id: t.id,
+                        name: t.name,
+                        to: t.to,
                     })
                     .collect()
             }),

@@ -296,6 +296,7 @@ impl ServerHandler for BridgeServer {
         let cx = Arc::new(CallCx::default());
         let ct = context.ct.clone();
 
+        let mut cancelled = false;
         let known = self.router.get(&name).cloned();
         let result: Result<CallToolResult, McpError> = match known {
             None => Err(McpError::invalid_params(
@@ -315,6 +316,7 @@ impl ServerHandler for BridgeServer {
                             _ => Err(McpError::internal_error("unexpected tool response kind", None)),
                         }).map(improve_argument_error),
                         () = ct.cancelled() => {
+                            cancelled = true;
                             Ok(CallToolResult::error(vec![ContentBlock::text("cancelled by the client")]))
                         }
                     }
@@ -323,7 +325,7 @@ impl ServerHandler for BridgeServer {
         };
 
         let (touched, recorded) = cx.take();
-        let (outcome, error) = if ct.is_cancelled() {
+        let (outcome, error) = if cancelled {
             (
                 Outcome::Cancelled,
                 Some("cancelled by the client".to_string()),

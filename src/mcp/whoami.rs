@@ -136,7 +136,7 @@ impl BridgeServer {
 impl BridgeServer {
     async fn whoami_impl(&self, cx: &CallCx) -> Result<WhoamiOut, ToolError> {
         let state = self.state();
-        let me = state.api.jira().myself(&cx.trace).await?;
+        let me = state.api.current_user(&cx.trace).await?;
         if let Ok(mut actor) = state.actor.write() {
             actor.account_id = me.id.clone();
         }

@@ -38,6 +38,7 @@ pub(crate) fn v1(ctx: &Ctx<'_>, rest: &[&str]) -> Reply {
         ["content", "search"] => search(ctx, true),
         ["content", id] => get_content(ctx, id),
         ["space"] => list_spaces_v1(ctx),
+        ["user", "current"] => Reply::ok(v1_user(ctx, crate::sandbox::seed::DEMO)),
         _ => v1_not_found("Not Found: the sandbox has no such Confluence endpoint."),
     }
 }

@@ -263,6 +263,46 @@ fn issue_ref(ctx: &Ctx<'_>, issue: &Issue) -> Value {
     })
 }
 
+/// Seeded issue links `(from, type, to)`: "from <outward> to". Some cross projects on purpose,
+/// so a client's project allowlist has something to hide.
+const LINKS: &[(&str, &str, &str)] = &[
+    ("SEC-2", "Blocks", "ENG-3"),
+    ("ENG-2", "Relates", "OPS-1"),
+    ("ENG-4", "Blocks", "ENG-2"),
+];
+
+/// `(name, inward, outward)` descriptions of the seeded link types.
+fn link_type(name: &str) -> (&'static str, &'static str, &'static str, &'static str) {
+    match name {
+        "Blocks" => ("10000", "Blocks", "is blocked by", "blocks"),
+        _ => ("10003", "Relates", "relates to", "relates to"),
+    }
+}
+
+fn issue_links(ctx: &Ctx<'_>, s: &super::seed::Store, issue: &Issue) -> Value {
+    let find = |key: &str| s.issues.iter().find(|i| i.key == key);
+    let links = LINKS.iter().enumerate().filter_map(|(n, (from, kind, to))| {
+        let (type_id, name, inward, outward) = link_type(kind);
+        let link_type = json!({"id": type_id, "name": name, "inward": inward, "outward": outward,
+            "self": format!("{}/issueLinkType/{type_id}", api(ctx))});
+        let (side, other) = if issue.key == *from {
+            ("outwardIssue", find(to)?)
+        } else if issue.key == *to {
+            ("inwardIssue", find(from)?)
+        } else {
+            return None;
+        };
+        let id = 20_000 + n;
+        Some(json!({
+            "id": id.to_string(),
+            "self": format!("{}/issueLink/{id}", api(ctx)),
+            "type": link_type,
+            side: issue_ref(ctx, other),
+        }))
+    });
+    Value::Array(links.collect())
+}
+
 fn comment_json(ctx: &Ctx<'_>, issue: &Issue, c: &super::seed::Comment) -> Value {
     json!({
         "self": format!("{}/issue/{}/comment/{}", api(ctx), issue.id, c.id),
@@ -361,7 +401,8 @@ fn field_value(ctx: &Ctx<'_>, issue: &Issue, field: &str) -> Option<Value> {
                     .collect(),
             )
         }
-        "issuelinks" | "fixVersions" => json!([]),
+        "issuelinks" => issue_links(ctx, s, issue),
+        "fixVersions" => json!([]),
         "comment" => {
             let comments: Vec<Value> = issue
                 .comments
