@@ -92,6 +92,7 @@ struct RawOAuth {
     token_url: Option<String>,
     resources_url: Option<String>,
     api_base: Option<String>,
+    revocation_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -225,6 +226,8 @@ pub struct OAuthSettings {
     pub resources_url: Url,
     /// API gateway base for `/ex/jira/{cloudId}` and `/ex/confluence/{cloudId}`.
     pub api_base: Url,
+    /// RFC 7009 revocation endpoint used by `logout`; Atlassian has none, so `None` by default.
+    pub revocation_url: Option<Url>,
 }
 
 /// When to ask the user before a write.
@@ -422,13 +425,14 @@ impl Settings {
                         ),
                     ));
                 }
-                Some(_) => {
+                Some(_) if site.deployment != Deployment::Cloud => {
                     return Err(ConfigError::key(
                         file_name,
                         "site.auth",
-                        "is \"oauth\", but OAuth sign-in is not available in this version yet; use \"api-token\" (Cloud) or \"pat\" (Data Center)",
+                        "is \"oauth\", which signs in to Atlassian Cloud (3LO); for Data Center use auth = \"pat\"",
                     ));
                 }
+                Some(_) => {}
             }
         }
         let policy = resolve_policy(raw.policy, file_name)?;
@@ -711,6 +715,11 @@ fn resolve_oauth(
             "oauth.resources_url",
         )?,
         api_base: url(raw.api_base, "https://api.atlassian.com", "oauth.api_base")?,
+        revocation_url: raw
+            .revocation_url
+            .filter(|u| !u.is_empty())
+            .map(|u| checked_url(&u, file, "oauth.revocation_url"))
+            .transpose()?,
     })
 }
 

@@ -100,7 +100,7 @@ impl<'a> Confluence<'a> {
     }
 
     fn url(&self, segments: &[&str]) -> url::Url {
-        with_segments(&self.api.confluence_base, segments)
+        with_segments(&self.api.confluence_base(), segments)
     }
 
     fn web(&self, webui: Option<String>) -> Option<String> {
@@ -119,6 +119,7 @@ impl<'a> Confluence<'a> {
     ) -> Result<SearchResults, ApiError> {
         let cloud = self.api.deployment == Deployment::Cloud;
         let mut req = ApiRequest::get(Product::Confluence, self.url(&["rest", "api", "search"]))
+            .scope("search:confluence")
             .query("cql", cql)
             .query("limit", limit.to_string())
             .query("expand", "content.space,content.version");
@@ -186,6 +187,7 @@ impl<'a> Confluence<'a> {
             Deployment::Cloud => {
                 let get = |kind: &str| {
                     ApiRequest::get(Product::Confluence, self.url(&["api", "v2", kind, page_id]))
+                        .scope("read:page:confluence")
                         .query("body-format", "storage")
                 };
                 // Search returns pages and blog posts alike; v2 keeps them apart.
@@ -218,6 +220,7 @@ impl<'a> Confluence<'a> {
                     Product::Confluence,
                     self.url(&["rest", "api", "content", page_id]),
                 )
+                .scope("read:page:confluence")
                 .query("expand", "body.storage,version,space,ancestors");
                 let body = self.api.http.send(trace, req).await?;
                 let space_key = body.get("space").and_then(|s| text(s, "key"));
@@ -248,6 +251,7 @@ impl<'a> Confluence<'a> {
         match self.api.deployment {
             Deployment::Cloud => {
                 let req = ApiRequest::get(Product::Confluence, self.url(&["api", "v2", "spaces"]))
+                    .scope("read:space:confluence")
                     .query("limit", limit.to_string())
                     .query_opt("keys", (!keys.is_empty()).then(|| keys.join(",")))
                     .query_opt("cursor", cursor);
@@ -278,6 +282,7 @@ impl<'a> Confluence<'a> {
                 let start = offset_cursor(Product::Confluence, cursor, "cursor")?;
                 let mut req =
                     ApiRequest::get(Product::Confluence, self.url(&["rest", "api", "space"]))
+                        .scope("read:space:confluence")
                         .query("start", start.to_string())
                         .query("limit", limit.to_string())
                         .query("expand", "homepage");
@@ -316,7 +321,8 @@ impl<'a> Confluence<'a> {
         let req = ApiRequest::get(
             Product::Confluence,
             self.url(&["rest", "api", "user", "current"]),
-        );
+        )
+        .scope("read:confluence-user");
         let body = self.api.http.send(trace, req).await?;
         super::jira::User::from_json(&body).ok_or_else(|| decode("current user is not an object"))
     }
@@ -337,7 +343,8 @@ impl<'a> Confluence<'a> {
         let req = ApiRequest::get(
             Product::Confluence,
             self.url(&["api", "v2", "spaces", space_id]),
-        );
+        )
+        .scope("read:space:confluence");
         let body = match self.api.http.send(trace, req).await {
             Ok(body) => body,
             Err(e) => {

@@ -70,6 +70,19 @@ pub enum ApiError {
         /// Where it pointed (scheme://host only).
         location: String,
     },
+    /// The OAuth token lacks a scope this endpoint needs (the gateway's 401 "scope does not match").
+    #[error("{} refused the request: missing OAuth scope", product.name())]
+    MissingScope {
+        /// Which product.
+        product: Product,
+        /// The scope the endpoint needs, when known.
+        scope: Option<&'static str>,
+        /// The server's message.
+        message: String,
+    },
+    /// No usable sign-in (OAuth): not signed in, or the refresh token is dead.
+    #[error("{0}")]
+    SignIn(crate::auth::AuthError),
     /// The response was not the JSON we expected.
     #[error("unexpected response from {}: {message}", product.name())]
     Decode {
@@ -93,6 +106,7 @@ impl ApiError {
     pub fn status(&self) -> Option<u16> {
         match self {
             ApiError::Status { status, .. } | ApiError::RateLimited { status, .. } => Some(*status),
+            ApiError::MissingScope { .. } => Some(401),
             _ => None,
         }
     }
@@ -164,6 +178,20 @@ impl ApiError {
                 "{} redirected to {location}, which is not followed with credentials; check site.url (it should be the site's own base URL)",
                 product.name()
             ),
+            ApiError::MissingScope {
+                product,
+                scope,
+                message,
+            } => {
+                let which = scope
+                    .map(|s| format!("the OAuth scope `{s}`"))
+                    .unwrap_or_else(|| "an OAuth scope this request needs".to_string());
+                format!(
+                    "{} refused the request because the sign-in lacks {which} ({message}); add it to the app's permissions in the Atlassian developer console and to oauth.scopes, then run `atlassian-mcp-bridge login`",
+                    product.name()
+                )
+            }
+            ApiError::SignIn(e) => e.to_string(),
             ApiError::Decode { product, message } => format!(
                 "unexpected response from {}: {message}; check site.deployment (cloud or data-center)",
                 product.name()

@@ -30,8 +30,10 @@ pub enum Credentials {
         /// API token.
         token: Secret,
     },
-    /// `Authorization: Bearer` (Data Center PAT, OAuth access token).
+    /// `Authorization: Bearer` (Data Center PAT).
     Bearer(Secret),
+    /// OAuth access tokens from the sign-in, refreshed as needed.
+    OAuth(std::sync::Arc<crate::auth::tokens::TokenManager>),
 }
 
 impl Credentials {
@@ -45,11 +47,25 @@ impl Credentials {
                 )
             }
             Credentials::Bearer(token) => format!("Bearer {}", token.expose()),
+            Credentials::OAuth(_) => return None,
         };
-        let mut value = HeaderValue::from_str(&text).ok()?;
-        value.set_sensitive(true);
-        Some(value)
+        sensitive(&text)
     }
+}
+
+fn sensitive(text: &str) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(text).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// Where the `Authorization` header comes from.
+#[derive(Debug, Clone)]
+enum Authorizer {
+    /// A fixed header (API token, PAT).
+    Static(HeaderValue),
+    /// A bearer token from the sign-in, refreshed on demand.
+    OAuth(std::sync::Arc<crate::auth::tokens::TokenManager>),
 }
 
 /// Retry limits (SPEC §9): at most `max_retries` retries and `max_wait` of waiting per tool call.
@@ -95,7 +111,8 @@ impl CallTrace {
         Self::default()
     }
 
-    fn record(&self, method: &Method, path: &str, status: u16, elapsed: Duration) {
+    /// Records one upstream request (also used by the OAuth token client).
+    pub(crate) fn record(&self, method: &Method, path: &str, status: u16, elapsed: Duration) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.upstream.push(Upstream {
                 method: method.as_str().to_string(),
@@ -144,6 +161,8 @@ pub struct ApiRequest {
     pub query: Vec<(String, String)>,
     /// JSON body.
     pub body: Option<Value>,
+    /// The OAuth scope this endpoint needs (named in missing-scope errors).
+    pub scope: Option<&'static str>,
 }
 
 impl ApiRequest {
@@ -155,7 +174,14 @@ impl ApiRequest {
             url,
             query: Vec::new(),
             body: None,
+            scope: None,
         }
+    }
+
+    /// Names the OAuth scope the endpoint needs.
+    pub fn scope(mut self, scope: &'static str) -> Self {
+        self.scope = Some(scope);
+        self
     }
 
     /// Adds a query parameter.
@@ -184,7 +210,7 @@ impl ApiRequest {
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
-    auth: HeaderValue,
+    auth: Authorizer,
     retry: RetryPolicy,
 }
 
@@ -219,9 +245,13 @@ impl HttpClient {
             .timeout(timeout)
             .build()
             .map_err(|e| format!("cannot build HTTP client: {e}"))?;
-        let auth = credentials.header().ok_or_else(|| {
-            "the credentials contain characters that cannot be sent in an HTTP header".to_string()
-        })?;
+        let auth = match credentials {
+            Credentials::OAuth(tokens) => Authorizer::OAuth(tokens.clone()),
+            other => Authorizer::Static(other.header().ok_or_else(|| {
+                "the credentials contain characters that cannot be sent in an HTTP header"
+                    .to_string()
+            })?),
+        };
         Ok(Self {
             client,
             auth,
@@ -236,12 +266,31 @@ impl HttpClient {
         let path = req.url.path().to_string();
         let idempotent = req.idempotent();
         let mut attempt: u32 = 0;
+        // An OAuth token refused with 401 is refreshed once and the request sent again.
+        let mut rejected: Option<Secret> = None;
+        let mut reauthorized = false;
         loop {
+            let (auth, bearer) = match &self.auth {
+                Authorizer::Static(h) => (h.clone(), None),
+                Authorizer::OAuth(tokens) => {
+                    let token = tokens
+                        .bearer(rejected.as_ref())
+                        .await
+                        .map_err(ApiError::SignIn)?;
+                    let header =
+                        sensitive(&format!("Bearer {}", token.expose())).ok_or_else(|| {
+                            ApiError::SignIn(crate::auth::AuthError::SignInExpired(
+                                "the stored access token is not a valid header value".to_string(),
+                            ))
+                        })?;
+                    (header, Some(token))
+                }
+            };
             let mut builder = self
                 .client
                 .request(req.method.clone(), req.url.clone())
                 .query(&req.query)
-                .header(reqwest::header::AUTHORIZATION, self.auth.clone());
+                .header(reqwest::header::AUTHORIZATION, auth);
             if let Some(body) = &req.body {
                 builder = builder.json(body);
             }
@@ -310,10 +359,28 @@ impl HttpClient {
             }
             let body = body?;
             if !status.is_success() {
+                let messages = parse_error_body(&body);
+                if status == StatusCode::UNAUTHORIZED {
+                    if messages
+                        .iter()
+                        .any(|m| m.to_ascii_lowercase().contains("scope does not match"))
+                    {
+                        return Err(ApiError::MissingScope {
+                            product,
+                            scope: req.scope,
+                            message: messages.join("; "),
+                        });
+                    }
+                    if bearer.is_some() && !reauthorized {
+                        reauthorized = true;
+                        rejected = bearer;
+                        continue;
+                    }
+                }
                 return Err(ApiError::Status {
                     product,
                     status: status.as_u16(),
-                    messages: parse_error_body(&body),
+                    messages,
                 });
             }
             if body.iter().all(u8::is_ascii_whitespace) {

@@ -384,7 +384,7 @@ impl<'a> Jira<'a> {
     fn url(&self, rest: &[&str]) -> url::Url {
         let mut segments = vec!["rest", "api", self.v()];
         segments.extend_from_slice(rest);
-        with_segments(&self.api.jira_base, &segments)
+        with_segments(&self.api.jira_base(), &segments)
     }
 
     async fn get(&self, trace: &CallTrace, req: ApiRequest) -> Result<Value, ApiError> {
@@ -406,6 +406,7 @@ impl<'a> Jira<'a> {
         let body = match self.api.deployment {
             Deployment::Cloud => {
                 let req = ApiRequest::get(Product::Jira, self.url(&["search", "jql"]))
+                    .scope("read:jira-work")
                     .query("jql", jql)
                     .query("maxResults", max_results.to_string())
                     .query("fields", fields)
@@ -415,6 +416,7 @@ impl<'a> Jira<'a> {
             Deployment::DataCenter => {
                 let start = offset_cursor(Product::Jira, page_token, "next_page_token")?;
                 let req = ApiRequest::get(Product::Jira, self.url(&["search"]))
+                    .scope("read:jira-work")
                     .query("jql", jql)
                     .query("startAt", start.to_string())
                     .query("maxResults", max_results.to_string())
@@ -464,6 +466,7 @@ impl<'a> Jira<'a> {
             expand.push("transitions");
         }
         let req = ApiRequest::get(Product::Jira, self.url(&["issue", key]))
+            .scope("read:jira-work")
             .query("fields", ISSUE_FIELDS.join(","))
             .query_opt("expand", (!expand.is_empty()).then(|| expand.join(",")));
         let body = self.get(trace, req).await?;
@@ -514,6 +517,7 @@ impl<'a> Jira<'a> {
         limit: u32,
     ) -> Result<Comments, ApiError> {
         let req = ApiRequest::get(Product::Jira, self.url(&["issue", key, "comment"]))
+            .scope("read:jira-work")
             .query("orderBy", "-created")
             .query("maxResults", limit.to_string());
         let body = self.get(trace, req).await?;
@@ -553,6 +557,7 @@ impl<'a> Jira<'a> {
         match self.api.deployment {
             Deployment::Cloud => {
                 let mut req = ApiRequest::get(Product::Jira, self.url(&["project", "search"]))
+                    .scope("read:jira-work")
                     .query("maxResults", max_results.to_string())
                     .query("orderBy", "key")
                     .query_opt("query", query);
@@ -579,7 +584,8 @@ impl<'a> Jira<'a> {
                 let body = self
                     .get(
                         trace,
-                        ApiRequest::get(Product::Jira, self.url(&["project"])),
+                        ApiRequest::get(Product::Jira, self.url(&["project"]))
+                            .scope("read:jira-work"),
                     )
                     .await?;
                 let needle = query.map(str::to_lowercase);
@@ -689,6 +695,7 @@ impl<'a> Jira<'a> {
         let mut items: Vec<Value> = Vec::new();
         for _ in 0..5 {
             let req = ApiRequest::get(Product::Jira, self.url(path))
+                .scope("read:jira-work")
                 .query("startAt", items.len().to_string())
                 .query("maxResults", "200");
             let body = self.get(trace, req).await?;
@@ -713,7 +720,10 @@ impl<'a> Jira<'a> {
     /// The signed-in user.
     pub async fn myself(&self, trace: &CallTrace) -> Result<User, ApiError> {
         let body = self
-            .get(trace, ApiRequest::get(Product::Jira, self.url(&["myself"])))
+            .get(
+                trace,
+                ApiRequest::get(Product::Jira, self.url(&["myself"])).scope("read:jira-user"),
+            )
             .await?;
         User::from_json(&body).ok_or_else(|| decode("myself response is not an object"))
     }

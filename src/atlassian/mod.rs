@@ -14,17 +14,48 @@ pub mod jira;
 mod json;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use url::Url;
 
 pub use error::{ApiError, Product};
 pub use http::{CallTrace, Credentials, HttpClient, RetryPolicy};
 
+use crate::auth::tokens::TokenManager;
 use crate::config::{Auth, Deployment, SiteSettings};
 
 /// Default API gateway (scoped API tokens and OAuth go through it).
 pub const DEFAULT_API_BASE: &str = "https://api.atlassian.com";
+
+/// Where REST requests go.
+#[derive(Debug)]
+enum Routing {
+    /// Fixed bases (site URL, or the gateway for scoped API tokens).
+    Static {
+        /// Jira base.
+        jira: Url,
+        /// Confluence base.
+        confluence: Url,
+    },
+    /// The gateway with the signed-in site's cloud id, which a new sign-in may change.
+    OAuth {
+        /// Gateway base.
+        api_base: Url,
+        /// The sign-in.
+        tokens: Arc<TokenManager>,
+        /// `site.cloud_id`, used until someone has signed in.
+        configured_cloud_id: Option<String>,
+    },
+}
+
+/// The cloud id of the current sign-in (re-read from the store if the process has none yet).
+fn oauth_cloud_id(tokens: &TokenManager, configured: &Option<String>) -> String {
+    tokens
+        .credentials_or_load()
+        .map(|c| c.cloud_id)
+        .or_else(|| configured.clone())
+        .unwrap_or_else(|| "not-signed-in".to_string())
+}
 
 /// A configured connection to one Atlassian site.
 #[derive(Debug)]
@@ -32,8 +63,7 @@ pub struct Api {
     http: HttpClient,
     deployment: Deployment,
     site: Url,
-    jira_base: Url,
-    confluence_base: Url,
+    routing: Routing,
     /// Confluence base for human-facing links (never the API gateway).
     confluence_web: Url,
     /// Confluence space id → key, learned from lookups.
@@ -41,48 +71,102 @@ pub struct Api {
 }
 
 impl Api {
-    /// Builds the client for a site with static credentials (API token or PAT).
+    /// Builds the client for a site.
     ///
-    /// `api_base` is the gateway used when `site.cloud_id` is set (scoped API tokens).
-    pub fn new(site: &SiteSettings, api_base: &Url, retry: RetryPolicy) -> Result<Self, String> {
-        let credentials = match &site.auth {
-            Auth::ApiToken { email, token } => Credentials::Basic {
+    /// `api_base` is Atlassian's API gateway: API-token requests go through it when
+    /// `site.cloud_id` is set (scoped tokens), and OAuth requests always do, at
+    /// `{api_base}/ex/{jira|confluence}/{cloudId}`. `tokens` is required for `auth = "oauth"`.
+    pub fn new(
+        site: &SiteSettings,
+        api_base: &Url,
+        tokens: Option<Arc<TokenManager>>,
+        retry: RetryPolicy,
+    ) -> Result<Self, String> {
+        let credentials = match (&site.auth, tokens) {
+            (Auth::ApiToken { email, token }, _) => Credentials::Basic {
                 email: email.clone(),
                 token: token.clone(),
             },
-            Auth::Pat { token } => Credentials::Bearer(token.clone()),
-            Auth::OAuth => {
-                return Err("OAuth sign-in is not available in this version".to_string());
+            (Auth::Pat { token }, _) => Credentials::Bearer(token.clone()),
+            (Auth::OAuth, Some(tokens)) => Credentials::OAuth(tokens),
+            (Auth::OAuth, None) => {
+                return Err("auth = \"oauth\" needs a token manager".to_string());
             }
         };
         let http = HttpClient::new(&credentials, retry, site.timeout)?;
-        // Scoped API tokens only work through the gateway: `{api_base}/ex/{product}/{cloudId}`.
-        let via_gateway = |product: &str| match (&site.cloud_id, &site.auth) {
-            (Some(id), Auth::ApiToken { .. }) => {
-                Some(with_segments(api_base, &["ex", product, id]))
-            }
-            _ => None,
-        };
-        let jira_base = via_gateway("jira").unwrap_or_else(|| site.url.clone());
         let confluence_web = match (&site.confluence_url, site.deployment) {
             (Some(url), _) => url.clone(),
             (None, Deployment::Cloud) => with_segments(&site.url, &["wiki"]),
             (None, Deployment::DataCenter) => site.url.clone(),
         };
-        let confluence_base = match (&site.confluence_url, via_gateway("confluence")) {
-            (Some(url), _) => url.clone(),
-            (None, Some(gateway)) => with_segments(&gateway, &["wiki"]),
-            (None, None) => confluence_web.clone(),
+        let routing = match credentials {
+            Credentials::OAuth(tokens) => Routing::OAuth {
+                api_base: api_base.clone(),
+                tokens,
+                configured_cloud_id: site.cloud_id.clone(),
+            },
+            _ => {
+                // Scoped API tokens only work through the gateway.
+                let via_gateway = |product: &str| match (&site.cloud_id, &site.auth) {
+                    (Some(id), Auth::ApiToken { .. }) => {
+                        Some(with_segments(api_base, &["ex", product, id]))
+                    }
+                    _ => None,
+                };
+                let confluence = match (&site.confluence_url, via_gateway("confluence")) {
+                    (Some(url), _) => url.clone(),
+                    (None, Some(gateway)) => with_segments(&gateway, &["wiki"]),
+                    (None, None) => confluence_web.clone(),
+                };
+                Routing::Static {
+                    jira: via_gateway("jira").unwrap_or_else(|| site.url.clone()),
+                    confluence,
+                }
+            }
         };
         Ok(Self {
             http,
             deployment: site.deployment,
             site: site.url.clone(),
-            jira_base,
-            confluence_base,
+            routing,
             confluence_web,
             space_keys: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Base URL of Jira's REST API for the next request.
+    fn jira_base(&self) -> Url {
+        match &self.routing {
+            Routing::Static { jira, .. } => jira.clone(),
+            Routing::OAuth {
+                api_base,
+                tokens,
+                configured_cloud_id,
+            } => with_segments(
+                api_base,
+                &["ex", "jira", &oauth_cloud_id(tokens, configured_cloud_id)],
+            ),
+        }
+    }
+
+    /// Base URL of Confluence's REST APIs for the next request.
+    fn confluence_base(&self) -> Url {
+        match &self.routing {
+            Routing::Static { confluence, .. } => confluence.clone(),
+            Routing::OAuth {
+                api_base,
+                tokens,
+                configured_cloud_id,
+            } => with_segments(
+                api_base,
+                &[
+                    "ex",
+                    "confluence",
+                    &oauth_cloud_id(tokens, configured_cloud_id),
+                    "wiki",
+                ],
+            ),
+        }
     }
 
     /// Cloud or Data Center.
@@ -167,12 +251,13 @@ mod tests {
         let api = Api::new(
             &site("https://acme.atlassian.net", Deployment::Cloud, None),
             &gw,
+            None,
             RetryPolicy::default(),
         )
         .unwrap();
-        assert_eq!(api.jira_base.as_str(), "https://acme.atlassian.net/");
+        assert_eq!(api.jira_base().as_str(), "https://acme.atlassian.net/");
         assert_eq!(
-            api.confluence_base.as_str(),
+            api.confluence_base().as_str(),
             "https://acme.atlassian.net/wiki"
         );
 
@@ -183,15 +268,16 @@ mod tests {
                 Some("abc-1"),
             ),
             &gw,
+            None,
             RetryPolicy::default(),
         )
         .unwrap();
         assert_eq!(
-            api.jira_base.as_str(),
+            api.jira_base().as_str(),
             "https://api.atlassian.com/ex/jira/abc-1"
         );
         assert_eq!(
-            api.confluence_base.as_str(),
+            api.confluence_base().as_str(),
             "https://api.atlassian.com/ex/confluence/abc-1/wiki"
         );
         assert_eq!(
@@ -206,12 +292,13 @@ mod tests {
                 None,
             ),
             &gw,
+            None,
             RetryPolicy::default(),
         )
         .unwrap();
-        assert_eq!(api.jira_base.as_str(), "https://tools.corp.example/jira");
+        assert_eq!(api.jira_base().as_str(), "https://tools.corp.example/jira");
         assert_eq!(
-            with_segments(&api.jira_base, &["rest", "api", "2", "issue", "A B/1"]).as_str(),
+            with_segments(&api.jira_base(), &["rest", "api", "2", "issue", "A B/1"]).as_str(),
             "https://tools.corp.example/jira/rest/api/2/issue/A%20B%2F1"
         );
         assert_eq!(

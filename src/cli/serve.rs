@@ -55,7 +55,7 @@ pub async fn build_server(
         None => Url::parse(DEFAULT_API_BASE)
             .map_err(|e| CliError::Runtime(anyhow::anyhow!("default API base: {e}")))?,
     };
-    let api = Api::new(site, &api_base, RetryPolicy::default()).map_err(CliError::Usage)?;
+    let api = Api::new(site, &api_base, None, RetryPolicy::default()).map_err(CliError::Usage)?;
     let audit = AuditLog::open(&settings.audit).context("cannot open the audit log")?;
     let actor = initial_actor(&api, site.auth.mode());
     audit

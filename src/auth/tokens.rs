@@ -1,0 +1,215 @@
+//! Access tokens on demand: refresh before expiry (and once after a 401), single-flight within
+//! the process (an async mutex) and across processes (the store's exclusive file lock).
+//!
+//! Atlassian rotates refresh tokens and revokes the whole family when a rotated-away token is
+//! used after its grace period, so two processes must never refresh with the same token. The
+//! protocol: take the lock, re-read the store, refresh only if the stored token still needs
+//! it, write the rotated refresh token to disk *before* using the new access token, unlock.
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use oauth2::RefreshToken;
+use time::OffsetDateTime;
+
+use super::store::{CredentialStore, Credentials};
+use super::{AuthError, Issued, Traced, describe_token_error, http_client, token_client};
+use crate::atlassian::CallTrace;
+use crate::audit::{Actor, AuditLog, Entry, Outcome};
+use crate::config::OAuthSettings;
+use crate::secret::Secret;
+
+/// Hands out valid access tokens for the signed-in account.
+#[derive(Debug)]
+pub struct TokenManager {
+    settings: OAuthSettings,
+    store: CredentialStore,
+    http: reqwest::Client,
+    current: RwLock<Option<Credentials>>,
+    gate: tokio::sync::Mutex<()>,
+    audit: Option<AuditLog>,
+}
+
+impl TokenManager {
+    /// A manager over a store; `audit` receives a `token_refresh` record per refresh attempt.
+    pub fn new(
+        settings: OAuthSettings,
+        store: CredentialStore,
+        audit: Option<AuditLog>,
+    ) -> Result<Arc<Self>, AuthError> {
+        let current = store.load()?;
+        Ok(Arc::new(Self {
+            settings,
+            store,
+            http: http_client().map_err(AuthError::Refresh)?,
+            current: RwLock::new(current),
+            gate: tokio::sync::Mutex::new(()),
+            audit,
+        }))
+    }
+
+    /// The credentials last seen (from disk or a refresh), if any.
+    pub fn credentials(&self) -> Option<Credentials> {
+        self.current.read().ok().and_then(|c| c.clone())
+    }
+
+    /// Like [`TokenManager::credentials`], but reads the store when this process has none yet
+    /// (someone may have run `login` while the server was running).
+    pub fn credentials_or_load(&self) -> Option<Credentials> {
+        if let Some(c) = self.credentials() {
+            return Some(c);
+        }
+        let loaded = self.store.load().ok().flatten();
+        if loaded.is_some() {
+            self.set(loaded.clone());
+        }
+        loaded
+    }
+
+    /// A valid access token. `rejected` is a token the server just refused with 401: a fresh
+    /// one is fetched unless another task or process has already replaced it.
+    pub async fn bearer(&self, rejected: Option<&Secret>) -> Result<Secret, AuthError> {
+        let usable = |c: &Credentials| {
+            !c.needs_refresh(OffsetDateTime::now_utc()) && Some(&c.access_token) != rejected
+        };
+        if let Some(c) = self.credentials()
+            && usable(&c)
+        {
+            return Ok(c.access_token);
+        }
+        let _inside = self.gate.lock().await;
+        // Another task may have refreshed while we waited.
+        if let Some(c) = self.credentials()
+            && usable(&c)
+        {
+            return Ok(c.access_token);
+        }
+        let store = self.store.clone();
+        let (lock, on_disk) = tokio::task::spawn_blocking(move || {
+            let lock = store.lock()?;
+            let creds = store.load()?;
+            Ok::<_, AuthError>((lock, creds))
+        })
+        .await
+        .map_err(|e| AuthError::Store(format!("credential store task failed: {e}")))??;
+        let Some(on_disk) = on_disk else {
+            self.set(None);
+            return Err(AuthError::NotSignedIn);
+        };
+        if on_disk.client_id != self.settings.client_id {
+            return Err(AuthError::SignInExpired(format!(
+                "the stored sign-in belongs to OAuth client {}, but oauth.client_id is {}",
+                on_disk.client_id, self.settings.client_id
+            )));
+        }
+        // Another process may have refreshed while we waited for the lock.
+        if usable(&on_disk) {
+            let token = on_disk.access_token.clone();
+            self.set(Some(on_disk));
+            return Ok(token);
+        }
+        let refreshed = self.refresh(&on_disk).await;
+        drop(lock);
+        refreshed
+    }
+
+    fn set(&self, creds: Option<Credentials>) {
+        if let Ok(mut cur) = self.current.write() {
+            *cur = creds;
+        }
+    }
+
+    /// Refreshes with the stored refresh token; called with the store lock held.
+    async fn refresh(&self, old: &Credentials) -> Result<Secret, AuthError> {
+        let Some(refresh) = &old.refresh_token else {
+            return Err(AuthError::SignInExpired(
+                "no refresh token was granted (is `offline_access` in oauth.scopes?)".to_string(),
+            ));
+        };
+        let trace = CallTrace::new();
+        let started = Instant::now();
+        let client = token_client(&self.settings);
+        let token = RefreshToken::new(refresh.expose().to_string());
+        let http = Traced {
+            client: &self.http,
+            trace: &trace,
+        };
+        let result = client
+            .exchange_refresh_token(&token)
+            .request_async(&http)
+            .await;
+        let outcome = match result {
+            Ok(response) => {
+                let issued = Issued::from(response);
+                let now = OffsetDateTime::now_utc();
+                let creds = Credentials {
+                    access_token: issued.access_token.clone(),
+                    // Rotation: a server that returns no new refresh token keeps the old one valid.
+                    refresh_token: issued.refresh_token.or_else(|| old.refresh_token.clone()),
+                    obtained_at: now,
+                    expires_at: now
+                        + time::Duration::try_from(issued.expires_in)
+                            .unwrap_or(time::Duration::hours(1)),
+                    scopes: issued.scopes.unwrap_or_else(|| old.scopes.clone()),
+                    ..old.clone()
+                };
+                // Persist the rotated refresh token before the new access token is used.
+                let store = self.store.clone();
+                let to_save = creds.clone();
+                tokio::task::spawn_blocking(move || store.save(&to_save))
+                    .await
+                    .map_err(|e| {
+                        AuthError::Store(format!("credential store task failed: {e}"))
+                    })??;
+                self.set(Some(creds));
+                Ok(issued.access_token)
+            }
+            Err(e) => {
+                let (dead, message) = describe_token_error(&e);
+                if dead {
+                    Err(AuthError::SignInExpired(message))
+                } else {
+                    Err(AuthError::Refresh(message))
+                }
+            }
+        };
+        self.record(old, &trace, started, &outcome).await;
+        outcome
+    }
+
+    async fn record(
+        &self,
+        creds: &Credentials,
+        trace: &CallTrace,
+        started: Instant,
+        outcome: &Result<Secret, AuthError>,
+    ) {
+        let Some(audit) = &self.audit else {
+            return;
+        };
+        let entry = Entry {
+            event: "token_refresh".to_string(),
+            client: None,
+            actor: Some(Actor {
+                account_id: creds.account.account_id.clone(),
+                site: Some(creds.site_url.clone()),
+                auth: Some("oauth".to_string()),
+            }),
+            tool: None,
+            args: None,
+            outcome: if outcome.is_ok() {
+                Outcome::Ok
+            } else {
+                Outcome::Error
+            },
+            error: outcome.as_ref().err().map(ToString::to_string),
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            upstream: trace.upstream(),
+            touched: Vec::new(),
+            result_bytes: 0,
+        };
+        if let Err(e) = audit.append(entry).await {
+            tracing::error!(error = %e, "token_refresh audit record could not be written");
+        }
+    }
+}
