@@ -431,10 +431,15 @@ pub(crate) fn is_oauth_path(path: &str) -> bool {
 
 /// One request to an OAuth endpoint.
 pub(crate) struct OAuthRequest<'a> {
+    /// The request method (each endpoint answers one; others get 405).
     pub method: &'a Method,
+    /// The request path (`/authorize`, `/oauth/token` …).
     pub path: &'a str,
+    /// The raw query string (`/authorize` parameters).
     pub query: Option<&'a str>,
+    /// Request headers (client Basic auth, Bearer tokens, Content-Type).
     pub headers: &'a HeaderMap,
+    /// The raw body (token and revoke requests).
     pub body: &'a [u8],
     /// `http://host:port`, for the site URL in `accessible-resources`.
     pub origin: String,
@@ -490,12 +495,14 @@ fn redirect(location: &str) -> Reply {
         .header("Cache-Control", "no-store")
 }
 
-/// Only loopback `http://127.0.0.1:<port>/callback` or `http://localhost:<port>/callback`.
+/// Only loopback `http://127.0.0.1:<port>/callback` or `http://localhost:<port>/callback`,
+/// written in its normal form (so the string redirected to is exactly the one checked).
 fn valid_redirect(uri: &str) -> bool {
     let Ok(u) = url::Url::parse(uri) else {
         return false;
     };
-    u.scheme() == "http"
+    u.as_str() == uri
+        && u.scheme() == "http"
         && matches!(u.host_str(), Some("127.0.0.1") | Some("localhost"))
         && u.port().is_some()
         && u.path() == "/callback"

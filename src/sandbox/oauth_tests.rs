@@ -327,6 +327,13 @@ async fn authorize_refuses_bad_requests_without_redirecting() {
             "http://127.0.0.1.evil.example:8123/callback",
         ),
         with("redirect_uri", ""),
+        with("redirect_uri", "http://127.0.0.1:8123/call\tback"),
+        with("redirect_uri", "http://LOCALHOST:8123/callback"),
+        with(
+            "redirect_uri",
+            "http://127.0.0.1:8123\\@evil.example/callback",
+        ),
+        with("redirect_uri", "http://user@127.0.0.1:8123/callback"),
         with("state", ""),
         with("response_type", ""),
         with("response_type", "token"),
