@@ -971,7 +971,7 @@ async fn oauth_control_endpoints_over_http() {
 }
 
 #[tokio::test]
-async fn faults_and_latency_apply_to_the_token_endpoint() {
+async fn injected_faults_apply_to_the_token_endpoint() {
     let sb = sandbox().await;
     let t = login(&sb, ALL).await;
     sb.faults().inject(FaultSpec {
