@@ -1,9 +1,13 @@
-//! A small Atlassian-compatible site (Jira + Confluence) served over HTTP on loopback.
+//! A small Atlassian-compatible site (Jira + Confluence + OAuth 2.0 3LO) served over HTTP on
+//! loopback.
 //!
 //! Cloud endpoints live at the root (`/rest/api/3/…`, `/wiki/api/v2/…`, `/wiki/rest/api/…`),
 //! and also behind the API gateway prefixes `/ex/jira/{cloudId}/…` and
 //! `/ex/confluence/{cloudId}/wiki/…`; a Data Center site lives under the context path `/dc`
-//! (`/dc/rest/api/2/…`, `/dc/rest/api/…`). It shares no types or conversion code with the
+//! (`/dc/rest/api/2/…`, `/dc/rest/api/…`). Atlassian's OAuth 2.0 (3LO) endpoints
+//! (auth.atlassian.com and api.atlassian.com) share the root: `GET /authorize`,
+//! `POST /oauth/token`, `POST /oauth/revoke`, `GET /oauth/token/accessible-resources`,
+//! `GET /me`. It shares no types or conversion code with the
 //! bridge's own client: its JSON is built from Atlassian's API descriptions, so a mistake on one
 //! side cannot hide behind the same mistake on the other.
 //!
@@ -15,7 +19,27 @@
 //! - `seed`: the deterministic seed data (users, projects, issues, spaces, pages);
 //! - `jira`: Jira Cloud (REST v3) and Data Center (REST v2) handlers;
 //! - `confluence`: Confluence Cloud (v1 CQL search, v2 pages/spaces) and Data Center handlers;
-//! - `query`: the JQL and CQL tokenizer, parser and evaluator.
+//! - `query`: the JQL and CQL tokenizer, parser and evaluator;
+//! - `oauth`: the OAuth 3LO endpoints, token families and the gateway's bearer/scope check.
+//!
+//! # Authentication
+//!
+//! - Cloud site URLs: Basic `SANDBOX_EMAIL:SANDBOX_API_TOKEN` only (OAuth bearer tokens are
+//!   refused there, as Atlassian does);
+//! - the gateway (`/ex/…`): the same Basic, or `Bearer <OAuth access token>` checked for
+//!   expiry, revocation and the endpoint's scope (401 `{"code":401,"message":…}` otherwise);
+//! - Data Center (`/dc`): `Bearer SANDBOX_PAT`.
+//!
+//! # OAuth 3LO (client `SANDBOX_OAUTH_CLIENT_ID` / `SANDBOX_OAUTH_CLIENT_SECRET`)
+//!
+//! `/authorize` validates the client, a loopback `http://127.0.0.1|localhost:<port>/callback`
+//! redirect, `state`, `response_type=code`, `audience` and PKCE S256, then auto-consents
+//! (302 with `code` and `state`). Codes are single-use and live 10 minutes; a `resource`
+//! parameter makes the exchange fail with `invalid_target`, as at Atlassian. `/oauth/token`
+//! takes JSON or form bodies and client credentials in the body or as Basic, and always
+//! requires the secret. Refresh tokens (only with `offline_access`) rotate; a rotated token
+//! and its companion access token keep working for the grace (default 600 s), reuse after
+//! it revokes the whole family (403 `invalid_grant`).
 //!
 //! # Seed data (deterministic; dates relative to 2026-11-20T10:00Z, which is also `now()`)
 //!
@@ -32,10 +56,16 @@
 //! - `DELETE /__sandbox/faults` removes every rule
 //! - `POST /__sandbox/latency` `{"ms":50}`
 //! - `GET /__sandbox/requests` the request log; `DELETE /__sandbox/requests` empties it
-//! - `GET /__sandbox/info` base URLs, credentials and the cloud id
+//! - `GET /__sandbox/info` base URLs, credentials, the cloud id and the OAuth client/endpoints
+//! - `GET /__sandbox/oauth` OAuth counters and settings
+//! - `POST /__sandbox/oauth` `{"expires_in":1,"grace_secs":0,"consent":true,"no_sites":false,"extra_sites":[{"id":"…","url":"…","name":"…"}]}`
+//! - `POST /__sandbox/oauth/revoke-all` revokes every token family
 
 mod confluence;
 mod jira;
+mod oauth;
+#[cfg(test)]
+mod oauth_tests;
 mod query;
 mod seed;
 #[cfg(test)]
@@ -56,6 +86,11 @@ use base64::Engine as _;
 use serde_json::json;
 
 use self::wire::{Family, Params, Reply};
+
+pub use self::oauth::{
+    MintedTokens, OAuthCounters, OAuthSwitches, SANDBOX_ACCOUNT_ID, SANDBOX_OAUTH_CLIENT_ID,
+    SANDBOX_OAUTH_CLIENT_SECRET,
+};
 
 /// Email accepted for Basic auth (Cloud API token mode).
 pub const SANDBOX_EMAIL: &str = "demo@example.com";
@@ -191,6 +226,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct Shared {
     store: RwLock<seed::Store>,
     faults: Faults,
+    oauth: OAuthSwitches,
     log: Mutex<VecDeque<SeenRequest>>,
     addr: SocketAddr,
 }
@@ -241,6 +277,11 @@ impl Sandbox {
         &self.faults
     }
 
+    /// OAuth 3LO switches (token lifetime, refresh grace, consent, listed sites) and counters.
+    pub fn oauth(&self) -> &OAuthSwitches {
+        &self.shared.oauth
+    }
+
     /// Every request answered so far (oldest first; control endpoints excluded), so tests can
     /// assert on what a client actually sent.
     pub fn requests(&self) -> Vec<SeenRequest> {
@@ -284,6 +325,7 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<Sandbox> {
     let shared = Arc::new(Shared {
         store: RwLock::new(seed::Store::build()),
         faults: faults.clone(),
+        oauth: OAuthSwitches::default(),
         log: Mutex::new(VecDeque::new()),
         addr,
     });
@@ -368,47 +410,74 @@ async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .or_else(|| parts.uri.authority().map(|a| a.to_string()))
         .unwrap_or_else(|| shared.addr.to_string());
 
-    let reply = match route(&path, &host) {
-        Err(reply) => reply,
-        Ok(target) => {
-            let inner_path = format!("/{}", target.segments.join("/"));
-            if let Some(spec) = shared.faults.take(&[path.as_str(), inner_path.as_str()]) {
-                fault_reply(target.family, &spec)
-            } else if let Err(reply) = authenticate(target.site, target.family, &parts.headers) {
-                reply
-            } else {
-                match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-                    Err(_) => Reply::error(
-                        target.family,
-                        413,
-                        "The request body is too large for this endpoint.",
-                    ),
-                    Ok(bytes) => match Params::parse(parts.uri.query()) {
-                        Err(msg) => Reply::error(target.family, 400, &msg),
-                        Ok(params) => {
-                            let store = shared
-                                .store
-                                .read()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner);
-                            let ctx = Ctx {
-                                method: &method,
-                                site: target.site,
-                                jira_base: target.jira_base,
-                                wiki_base: target.wiki_base,
-                                wiki_context: if target.site == Site::Dc {
-                                    "/dc"
-                                } else {
-                                    "/wiki"
-                                },
-                                params,
-                                body: &bytes,
-                                store: &store,
-                            };
-                            let segs: Vec<&str> =
-                                target.segments.iter().map(String::as_str).collect();
-                            dispatch(&ctx, target.family, &segs)
-                        }
+    let reply = if oauth::is_oauth_path(&path) {
+        if let Some(spec) = shared.faults.take(&[path.as_str()]) {
+            fault_reply(Family::Jira, &spec)
+        } else {
+            match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+                Err(_) => Reply::json(
+                    413,
+                    json!({"error": "invalid_request", "error_description": "The request body is too large."}),
+                ),
+                Ok(bytes) => oauth::handle(
+                    &shared.oauth,
+                    &shared.store,
+                    &oauth::OAuthRequest {
+                        method: &method,
+                        path: &path,
+                        query: parts.uri.query(),
+                        headers: &parts.headers,
+                        body: &bytes,
+                        origin: format!("http://{host}"),
                     },
+                ),
+            }
+        }
+    } else {
+        match route(&path, &host) {
+            Err(reply) => reply,
+            Ok(target) => {
+                let inner_path = format!("/{}", target.segments.join("/"));
+                if let Some(spec) = shared.faults.take(&[path.as_str(), inner_path.as_str()]) {
+                    fault_reply(target.family, &spec)
+                } else if let Err(reply) =
+                    authenticate(&shared.oauth, &target, &method, &parts.headers)
+                {
+                    reply
+                } else {
+                    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+                        Err(_) => Reply::error(
+                            target.family,
+                            413,
+                            "The request body is too large for this endpoint.",
+                        ),
+                        Ok(bytes) => match Params::parse(parts.uri.query()) {
+                            Err(msg) => Reply::error(target.family, 400, &msg),
+                            Ok(params) => {
+                                let store = shared
+                                    .store
+                                    .read()
+                                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                                let ctx = Ctx {
+                                    method: &method,
+                                    site: target.site,
+                                    jira_base: target.jira_base,
+                                    wiki_base: target.wiki_base,
+                                    wiki_context: if target.site == Site::Dc {
+                                        "/dc"
+                                    } else {
+                                        "/wiki"
+                                    },
+                                    params,
+                                    body: &bytes,
+                                    store: &store,
+                                };
+                                let segs: Vec<&str> =
+                                    target.segments.iter().map(String::as_str).collect();
+                                dispatch(&ctx, target.family, &segs)
+                            }
+                        },
+                    }
                 }
             }
         }
@@ -433,6 +502,8 @@ async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
 /// Where a request goes once the gateway prefix or context path is peeled off.
 struct Target {
     site: Site,
+    /// Reached through `/ex/{product}/{cloudId}` (where OAuth bearer tokens are accepted).
+    gateway: bool,
     family: Family,
     /// Percent-decoded path segments inside the site (`rest`, `api`, `3`, `issue`, `ENG-1`).
     segments: Vec<String>,
@@ -476,6 +547,7 @@ fn route(path: &str, host: &str) -> Result<Target, Reply> {
                 }
                 Ok(Target {
                     site: Site::Cloud,
+                    gateway: true,
                     family,
                     segments: rest,
                     wiki_base: format!("{origin}/ex/confluence/{SANDBOX_CLOUD_ID}/wiki"),
@@ -488,6 +560,7 @@ fn route(path: &str, host: &str) -> Result<Target, Reply> {
                 }
                 Ok(Target {
                     site: Site::Cloud,
+                    gateway: true,
                     family,
                     segments: rest,
                     jira_base: format!("{origin}/ex/jira/{SANDBOX_CLOUD_ID}"),
@@ -499,6 +572,7 @@ fn route(path: &str, host: &str) -> Result<Target, Reply> {
             let rest: Vec<String> = segments.into_iter().skip(1).collect();
             Ok(Target {
                 site: Site::Dc,
+                gateway: false,
                 family: classify(Site::Dc, &rest),
                 segments: rest,
                 jira_base: format!("{origin}/dc"),
@@ -507,6 +581,7 @@ fn route(path: &str, host: &str) -> Result<Target, Reply> {
         }
         _ => Ok(Target {
             site: Site::Cloud,
+            gateway: false,
             family: classify(Site::Cloud, &segments),
             segments,
             jira_base: origin.clone(),
@@ -527,11 +602,25 @@ fn classify(site: Site, segs: &[String]) -> Family {
     }
 }
 
-fn authenticate(site: Site, family: Family, headers: &HeaderMap) -> Result<(), Reply> {
+fn authenticate(
+    oauth: &OAuthSwitches,
+    target: &Target,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<(), Reply> {
+    let (site, family) = (target.site, target.family);
     let header = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
+    if target.gateway
+        && let Some(token) = header.strip_prefix("Bearer ")
+    {
+        let need = oauth::gateway_scopes(method, &target.segments);
+        return oauth
+            .check_bearer(token.trim(), need)
+            .map_err(oauth::bearer_denied);
+    }
     let ok = match site {
         Site::Cloud => header
             .strip_prefix("Basic ")
@@ -636,6 +725,48 @@ struct LatencyBody {
     ms: u64,
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OAuthBody {
+    #[serde(default)]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    grace_secs: Option<u64>,
+    #[serde(default)]
+    consent: Option<bool>,
+    #[serde(default)]
+    no_sites: Option<bool>,
+    #[serde(default)]
+    extra_sites: Option<Vec<SiteBody>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteBody {
+    id: String,
+    url: String,
+    name: String,
+}
+
+fn oauth_status(o: &OAuthSwitches) -> Response {
+    let c = o.counters();
+    let (expires_in, grace, consent) = o.settings();
+    Reply::json(
+        200,
+        json!({
+            "codes_issued": c.codes_issued,
+            "token_exchanges": c.token_exchanges,
+            "refreshes": c.refreshes,
+            "families_revoked": c.families_revoked,
+            "active_families": c.active_families,
+            "expires_in": expires_in,
+            "grace_secs": grace.as_secs(),
+            "consent": consent,
+        }),
+    )
+    .into_response()
+}
+
 fn control(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Response {
     let path = path.trim_end_matches('/');
     match (method.as_str(), path) {
@@ -695,11 +826,61 @@ fn control(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Respons
                     "email": SANDBOX_EMAIL,
                     "apiToken": SANDBOX_API_TOKEN,
                     "pat": SANDBOX_PAT,
+                    "oauth": {
+                        "clientId": SANDBOX_OAUTH_CLIENT_ID,
+                        "clientSecret": SANDBOX_OAUTH_CLIENT_SECRET,
+                        "authorizeUrl": format!("{base}/authorize"),
+                        "tokenUrl": format!("{base}/oauth/token"),
+                        "revokeUrl": format!("{base}/oauth/revoke"),
+                        "accessibleResourcesUrl": format!("{base}/oauth/token/accessible-resources"),
+                        "meUrl": format!("{base}/me"),
+                        "audience": "api.atlassian.com",
+                        "accountId": SANDBOX_ACCOUNT_ID,
+                    },
                     "latencyMs": u64::try_from(shared.faults.latency().as_millis()).unwrap_or(u64::MAX),
                     "pendingFaults": shared.faults.pending(),
                 }),
             )
             .into_response()
+        }
+        ("GET", "/__sandbox/oauth") => oauth_status(&shared.oauth),
+        ("POST", "/__sandbox/oauth") => match serde_json::from_slice::<OAuthBody>(body) {
+            Err(e) => control_error(
+                StatusCode::BAD_REQUEST,
+                &format!("invalid oauth settings: {e}"),
+            ),
+            Ok(b)
+                if b.expires_in.is_some_and(|s| s > oauth::MAX_SECS)
+                    || b.grace_secs.is_some_and(|s| s > oauth::MAX_SECS) =>
+            {
+                control_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid oauth settings: expires_in and grace_secs must be at most ten years",
+                )
+            }
+            Ok(b) => {
+                let o = &shared.oauth;
+                if let Some(s) = b.expires_in {
+                    o.set_expires_in(s);
+                }
+                if let Some(s) = b.grace_secs {
+                    o.set_grace(Duration::from_secs(s));
+                }
+                if let Some(c) = b.consent {
+                    o.set_consent(c);
+                }
+                if let Some(n) = b.no_sites {
+                    o.set_no_sites(n);
+                }
+                if let Some(sites) = b.extra_sites {
+                    o.set_extra_sites(sites.into_iter().map(|s| (s.id, s.url, s.name)).collect());
+                }
+                oauth_status(o)
+            }
+        },
+        ("POST", "/__sandbox/oauth/revoke-all") => {
+            let revoked = shared.oauth.revoke_all();
+            Reply::json(200, json!({"ok": true, "revoked": revoked})).into_response()
         }
         _ => control_error(StatusCode::NOT_FOUND, "unknown sandbox control endpoint"),
     }
@@ -709,9 +890,10 @@ fn control(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Respons
 impl Reply {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = match &self.body {
-            Some(v) => serde_json::to_vec(v).unwrap_or_default(),
-            None => Vec::new(),
+        let body = match (&self.body, self.text) {
+            (Some(v), _) => serde_json::to_vec(v).unwrap_or_default(),
+            (None, Some(text)) => text.into_bytes(),
+            (None, None) => Vec::new(),
         };
         let mut builder = Response::builder().status(status);
         if self.body.is_some() {

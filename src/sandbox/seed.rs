@@ -299,7 +299,7 @@ impl Store {
     pub fn build() -> Self {
         let users = vec![
             User {
-                account_id: "61d5f0c2a8b4e3001d7c9a01",
+                account_id: super::SANDBOX_ACCOUNT_ID,
                 name: "demo",
                 key: "JIRAUSER10000",
                 display: "Dana Demo",

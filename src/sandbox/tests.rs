@@ -2157,6 +2157,40 @@ async fn jira_responses_match_the_v3_spec() {
 }
 
 #[tokio::test]
+async fn gateway_bearer_responses_match_the_v3_spec() {
+    let sb = sandbox().await;
+    let spec = jira_spec();
+    let token = sb
+        .oauth()
+        .mint("read:jira-user read:jira-work")
+        .access_token;
+    let gw = format!("{}/ex/jira/{SANDBOX_CLOUD_ID}", sb.gateway_url());
+    let r = send(
+        http()
+            .get(format!("{gw}/rest/api/3/myself"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["accountId"], SANDBOX_ACCOUNT_ID);
+    assert!(
+        r.body["self"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{gw}/rest/api/3/user"))
+    );
+    assert_valid(&spec.component("User"), &r.body, "myself via bearer");
+    let r = send(
+        http()
+            .get(format!("{gw}/rest/api/3/issue/ENG-1"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_valid(&spec.component("IssueBean"), &r.body, "ENG-1 via bearer");
+    sb.shutdown().await;
+}
+
+#[tokio::test]
 async fn confluence_responses_match_the_v1_and_v2_specs() {
     let sb = sandbox().await;
     let v2 = conf_v2_spec();

@@ -22,6 +22,8 @@ pub(crate) enum Family {
 pub(crate) struct Reply {
     pub status: u16,
     pub body: Option<Value>,
+    /// A non-JSON body (HTML or text), used when `body` is `None`.
+    pub text: Option<String>,
     pub headers: Vec<(String, String)>,
 }
 
@@ -31,7 +33,18 @@ impl Reply {
         Self {
             status,
             body: Some(body),
+            text: None,
             headers: Vec::new(),
+        }
+    }
+
+    /// A non-JSON reply (the OAuth consent error page, redirects).
+    pub fn text(status: u16, content_type: &str, text: String) -> Self {
+        Self {
+            status,
+            body: None,
+            text: Some(text),
+            headers: vec![("Content-Type".to_string(), content_type.to_string())],
         }
     }
 
