@@ -5,6 +5,8 @@ mod support;
 
 /// Audit records written by real tool calls, and the `audit` commands.
 mod audit_e2e;
+/// OAuth sign-in, refresh across processes, status and logout.
+mod oauth;
 /// allow/deny, read-only, project and space confinement.
 mod policy;
 /// initialize, tools/list, unknown methods, garbage input, exit codes.

@@ -76,6 +76,26 @@ pub struct Entry {
     pub result_bytes: u64,
 }
 
+impl Entry {
+    /// A non-tool event (`server_start`, `login`, `logout`, `token_refresh`) with outcome `ok`
+    /// and nothing else filled in; callers set what they know with struct-update syntax.
+    pub fn event(name: &str) -> Self {
+        Entry {
+            event: name.to_string(),
+            client: None,
+            actor: None,
+            tool: None,
+            args: None,
+            outcome: Outcome::Ok,
+            error: None,
+            duration_ms: 0.0,
+            upstream: Vec::new(),
+            touched: Vec::new(),
+            result_bytes: 0,
+        }
+    }
+}
+
 /// A complete record as stored, one per line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {

@@ -178,20 +178,24 @@ pub async fn login(
     ui: &dyn LoginUi,
 ) -> Result<LoggedIn, LoginError> {
     let failed = |m: String| LoginError::Failed(m);
-    let port = oauth.redirect_port;
+    // Bind before showing the link, so the browser never comes back to a closed port.
+    // Port 0 picks a free port (for servers that accept any loopback port, like the sandbox).
+    let configured = oauth.redirect_port;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", configured))
+        .await
+        .map_err(|e| {
+            LoginError::Config(format!(
+                "cannot listen on 127.0.0.1:{configured} for the sign-in callback ({e}); free the port or set oauth.redirect_port (and the app's callback URL) to another one"
+            ))
+        })?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| failed(format!("sign-in listener: {e}")))?
+        .port();
     let redirect = format!("http://127.0.0.1:{port}/callback");
     let redirect_url = RedirectUrl::new(redirect.clone())
         .map_err(|e| LoginError::Config(format!("oauth.redirect_port: {e}")))?;
     let client = login_client(oauth).set_redirect_uri(redirect_url);
-
-    // Bind before showing the link, so the browser never comes back to a closed port.
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|e| {
-            LoginError::Config(format!(
-                "cannot listen on 127.0.0.1:{port} for the sign-in callback ({e}); free the port or set oauth.redirect_port (and the app's callback URL) to another one"
-            ))
-        })?;
 
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client

@@ -28,6 +28,9 @@ pub struct TokenManager {
     current: RwLock<Option<Credentials>>,
     gate: tokio::sync::Mutex<()>,
     audit: Option<AuditLog>,
+    /// A refresh token the server declared dead, and why: later calls fail at once instead of
+    /// asking again, until a new sign-in replaces it.
+    dead: std::sync::Mutex<Option<(Secret, String)>>,
 }
 
 impl TokenManager {
@@ -45,6 +48,7 @@ impl TokenManager {
             current: RwLock::new(current),
             gate: tokio::sync::Mutex::new(()),
             audit,
+            dead: std::sync::Mutex::new(None),
         }))
     }
 
@@ -126,6 +130,12 @@ impl TokenManager {
                 "no refresh token was granted (is `offline_access` in oauth.scopes?)".to_string(),
             ));
         };
+        if let Ok(dead) = self.dead.lock()
+            && let Some((token, why)) = dead.as_ref()
+            && token == refresh
+        {
+            return Err(AuthError::SignInExpired(why.clone()));
+        }
         let trace = CallTrace::new();
         let started = Instant::now();
         let client = token_client(&self.settings);
@@ -167,6 +177,9 @@ impl TokenManager {
             Err(e) => {
                 let (dead, message) = describe_token_error(&e);
                 if dead {
+                    if let Ok(mut d) = self.dead.lock() {
+                        *d = Some((refresh.clone(), message.clone()));
+                    }
                     Err(AuthError::SignInExpired(message))
                 } else {
                     Err(AuthError::Refresh(message))
@@ -188,15 +201,11 @@ impl TokenManager {
             return;
         };
         let entry = Entry {
-            event: "token_refresh".to_string(),
-            client: None,
             actor: Some(Actor {
                 account_id: creds.account.account_id.clone(),
                 site: Some(creds.site_url.clone()),
                 auth: Some("oauth".to_string()),
             }),
-            tool: None,
-            args: None,
             outcome: if outcome.is_ok() {
                 Outcome::Ok
             } else {
@@ -205,8 +214,7 @@ impl TokenManager {
             error: outcome.as_ref().err().map(ToString::to_string),
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
             upstream: trace.upstream(),
-            touched: Vec::new(),
-            result_bytes: 0,
+            ..Entry::event("token_refresh")
         };
         if let Err(e) = audit.append(entry).await {
             tracing::error!(error = %e, "token_refresh audit record could not be written");

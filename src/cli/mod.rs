@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod demo;
+pub mod login;
 pub mod sandbox;
 pub mod serve;
 
@@ -53,6 +54,19 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
     },
+    /// OAuth sign-in (authorization code + PKCE); stores tokens; prints user and site.
+    Login {
+        /// Print the sign-in link instead of opening a browser (alone on stdout).
+        #[arg(long)]
+        no_browser: bool,
+        /// Seconds to wait for the browser to come back.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Forget the stored tokens (and revoke them where the server supports it).
+    Logout,
+    /// Who am I, which site, auth mode, token expiry, policy in force.
+    Status,
     /// One-shot tour: sandbox + server + a scripted MCP client session.
     Demo,
     /// Read the audit log: tail, query, verify, stats.
@@ -109,6 +123,25 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             block_on(serve::run(settings, sandbox))
         }
         Command::Sandbox { port, latency_ms } => block_on(sandbox::run(port, latency_ms)),
+        Command::Login {
+            no_browser,
+            timeout,
+        } => {
+            let settings = load_settings(config.as_deref())?;
+            block_on(login::run_login(
+                settings,
+                no_browser,
+                std::time::Duration::from_secs(timeout),
+            ))
+        }
+        Command::Logout => {
+            let settings = load_settings(config.as_deref())?;
+            block_on(login::run_logout(settings))
+        }
+        Command::Status => {
+            let settings = load_settings(config.as_deref())?;
+            block_on(login::run_status(settings))
+        }
         Command::Demo => block_on(demo::run()),
     }
 }

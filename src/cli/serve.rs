@@ -10,7 +10,9 @@ use url::Url;
 
 use super::CliError;
 use crate::atlassian::{Api, CallTrace, DEFAULT_API_BASE, RetryPolicy};
-use crate::audit::{AuditLog, Entry, Outcome};
+use crate::audit::{AuditLog, Entry};
+use crate::auth::store::CredentialStore;
+use crate::auth::tokens::TokenManager;
 use crate::config::{Auth, Deployment, Settings, SiteSettings};
 use crate::mcp::{BridgeServer, State, initial_actor};
 use crate::policy::Policy;
@@ -55,25 +57,32 @@ pub async fn build_server(
         None => Url::parse(DEFAULT_API_BASE)
             .map_err(|e| CliError::Runtime(anyhow::anyhow!("default API base: {e}")))?,
     };
-    let api = Api::new(site, &api_base, None, RetryPolicy::default()).map_err(CliError::Usage)?;
     let audit = AuditLog::open(&settings.audit).context("cannot open the audit log")?;
-    let actor = initial_actor(&api, site.auth.mode());
+    let tokens = match (&site.auth, &settings.oauth) {
+        (Auth::OAuth, Some(oauth)) => Some(
+            TokenManager::new(
+                oauth.clone(),
+                CredentialStore::in_dir(&settings.data_dir),
+                Some(audit.clone()),
+            )
+            .map_err(|e| CliError::Runtime(anyhow::anyhow!(e)))?,
+        ),
+        _ => None,
+    };
+    let api = Api::new(site, &api_base, tokens.clone(), RetryPolicy::default())
+        .map_err(CliError::Usage)?;
+    let mut actor = initial_actor(&api, site.auth.mode());
+    if let Some(c) = tokens.as_ref().and_then(|t| t.credentials()) {
+        actor.account_id = c.account.account_id;
+    }
     audit
         .append(Entry {
-            event: "server_start".to_string(),
-            client: None,
             actor: Some(actor.clone()),
-            tool: None,
             args: Some(serde_json::json!({
                 "version": env!("CARGO_PKG_VERSION"),
                 "deployment": site.deployment.as_str(),
             })),
-            outcome: Outcome::Ok,
-            error: None,
-            duration_ms: 0.0,
-            upstream: Vec::new(),
-            touched: Vec::new(),
-            result_bytes: 0,
+            ..Entry::event("server_start")
         })
         .await
         .context("cannot write the audit log")?;
@@ -135,7 +144,10 @@ pub async fn run(settings: Settings, use_sandbox: bool) -> Result<ExitCode, CliE
         }
     };
     let server = build_server(&settings, &site).await?;
-    resolve_actor(&server);
+    // OAuth credentials already name the account; token auth learns it from the site.
+    if !matches!(site.auth, Auth::OAuth) {
+        resolve_actor(&server);
+    }
     let service = server
         .serve(rmcp::transport::io::stdio_pipes())
         .await

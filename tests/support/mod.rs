@@ -200,3 +200,82 @@ pub fn err(r: &CallToolResult) -> String {
 
 /// Both flavours, for tests that must pass on Cloud and Data Center alike.
 pub const FLAVORS: [Flavor; 2] = [Flavor::Cloud, Flavor::DataCenter];
+
+/// `[site]` + `[oauth]` config for signing in to the sandbox with OAuth (any free callback port).
+pub fn oauth_config(sandbox: &Sandbox, scopes: Option<&[&str]>) -> String {
+    let base = sandbox.base_url();
+    let scopes = scopes
+        .map(|s| {
+            format!(
+                "scopes = [{}]\n",
+                s.iter()
+                    .map(|x| format!("\"{x}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "[site]\nurl = \"{base}\"\ndeployment = \"cloud\"\nauth = \"oauth\"\n\n[oauth]\nclient_id = \"{}\"\nclient_secret = \"{}\"\nredirect_port = 0\n{scopes}authorize_url = \"{base}/authorize\"\ntoken_url = \"{base}/oauth/token\"\nresources_url = \"{base}/oauth/token/accessible-resources\"\napi_base = \"{base}\"\nrevocation_url = \"{base}/oauth/revoke\"\n",
+        sandbox::SANDBOX_OAUTH_CLIENT_ID,
+        sandbox::SANDBOX_OAUTH_CLIENT_SECRET,
+    )
+}
+
+/// A `login --no-browser` in progress: its authorize URL, and the process.
+pub struct LoginRun {
+    pub url: url::Url,
+    pub child: std::process::Child,
+}
+
+impl Env {
+    /// Starts `login --no-browser` and reads the authorize URL it prints.
+    pub fn start_login(&self) -> LoginRun {
+        let mut child = self
+            .command()
+            .args(["login", "--no-browser", "--timeout", "60"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn login");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+            .expect("read url");
+        let url = url::Url::parse(line.trim()).expect("login printed a URL");
+        LoginRun { url, child }
+    }
+
+    /// Runs the whole sign-in against the sandbox, acting as the browser.
+    pub async fn login(&self) {
+        let run = self.start_login();
+        let page = browse(&run.url).await;
+        assert!(page.contains("Signed in"), "{page}");
+        let out = run.child.wait_with_output().expect("login exits");
+        assert!(
+            out.status.success(),
+            "login failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Follows the authorize URL like a browser: the sandbox consents at once and redirects to
+/// the loopback callback, whose page is returned.
+pub async fn browse(authorize: &url::Url) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http.get(authorize.clone()).send().await.expect("authorize");
+    assert_eq!(r.status(), 302, "authorize did not redirect");
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    http.get(location)
+        .send()
+        .await
+        .expect("callback")
+        .text()
+        .await
+        .unwrap()
+}
