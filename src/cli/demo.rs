@@ -12,9 +12,15 @@ use serde_json::{Value, json};
 
 use super::CliError;
 use super::serve::{build_server, sandbox_site};
+use std::time::Duration;
+
+use crate::auth::login::{LoginOptions, LoginUi, login};
+use crate::auth::store::CredentialStore;
 use crate::config::{
-    ArgsMode, AuditSettings, DEFAULT_AUDIT_MAX_BYTES, Deployment, PolicySettings, Settings,
+    ArgsMode, Auth, AuditSettings, DEFAULT_AUDIT_MAX_BYTES, Deployment, OAuthSettings,
+    PolicySettings, Settings,
 };
+use crate::secret::Secret;
 use crate::sandbox;
 
 /// Runs the tour and prints what happened; exit 0 when every step behaved as expected.
@@ -25,11 +31,21 @@ pub async fn run() -> Result<ExitCode, CliError> {
         .context("cannot create a temporary directory for the demo")?
         .keep();
     let audit_path = home.join("audit").join("audit.jsonl");
+    println!("atlassian-mcp-bridge {} — demo", env!("CARGO_PKG_VERSION"));
+    println!("Files for this run: {}", home.display());
+    let sb = sandbox::start(sandbox::SandboxOptions::default())
+        .await
+        .context("cannot start the sandbox")?;
+    println!("Sandbox site (Jira + Confluence + OAuth): {}", sb.base_url());
+    println!("Policy for this demo: jira_projects = [\"ENG\", \"OPS\"]\n");
+    let oauth = sandbox_oauth(&sb.base_url())?;
+    let mut site = sandbox_site(&sb.base_url(), Deployment::Cloud)?;
+    site.auth = Auth::OAuth;
     let settings = Settings {
         data_dir: home.clone(),
         config_file: None,
-        site: None,
-        oauth: None,
+        site: Some(site.clone()),
+        oauth: Some(oauth.clone()),
         policy: PolicySettings {
             jira_projects: vec!["ENG".to_string(), "OPS".to_string()],
             ..PolicySettings::default()
@@ -42,15 +58,7 @@ pub async fn run() -> Result<ExitCode, CliError> {
         },
     };
 
-    println!("atlassian-mcp-bridge {} — demo", env!("CARGO_PKG_VERSION"));
-    println!("Files for this run: {}", home.display());
-    let sb = sandbox::start(sandbox::SandboxOptions::default())
-        .await
-        .context("cannot start the sandbox")?;
-    println!("Sandbox site (Jira + Confluence): {}", sb.base_url());
-    println!("Policy for this demo: jira_projects = [\"ENG\", \"OPS\"]\n");
-
-    let site = sandbox_site(&sb.base_url(), Deployment::Cloud)?;
+    sign_in(&settings, &site, &oauth).await?;
     let server = build_server(&settings, &site).await?;
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     let server_task = tokio::spawn(async move {
@@ -77,10 +85,140 @@ pub async fn run() -> Result<ExitCode, CliError> {
     outcome?;
 
     step(7, "Audit log");
-    println!("{}", audit_path.display());
+    println!("   {}", audit_path.display());
+    let text = std::fs::read_to_string(&audit_path).context("cannot read the demo audit log")?;
+    for line in text.lines() {
+        let Ok(r) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let what = r["tool"].as_str().or(r["event"].as_str()).unwrap_or("?");
+        println!(
+            "   #{:<2} {:<24} {:<7} {:>7.1} ms  {} upstream request(s)  touched {}",
+            r["seq"],
+            what,
+            r["outcome"].as_str().unwrap_or("?"),
+            r["duration_ms"].as_f64().unwrap_or(0.0),
+            r["upstream"].as_array().map_or(0, Vec::len),
+            r["touched"]
+                .as_array()
+                .map(|t| t.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "-".to_string())
+        );
+    }
     let report = verify_log(&audit_path)?;
-    println!("audit verify: {report}");
+    println!("   audit verify: {report}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `[oauth]` settings for the sandbox's authorization server (any free callback port).
+fn sandbox_oauth(base: &str) -> Result<OAuthSettings, CliError> {
+    let url = |path: &str| {
+        url::Url::parse(&format!("{base}{path}"))
+            .map_err(|e| CliError::Runtime(anyhow!("sandbox URL {base}{path}: {e}")))
+    };
+    Ok(OAuthSettings {
+        client_id: sandbox::SANDBOX_OAUTH_CLIENT_ID.to_string(),
+        client_secret: Some(Secret::new(sandbox::SANDBOX_OAUTH_CLIENT_SECRET)),
+        public_client: false,
+        audience: Some("api.atlassian.com".to_string()),
+        redirect_port: 0,
+        scopes: [
+            "read:jira-work",
+            "read:jira-user",
+            "read:page:confluence",
+            "read:space:confluence",
+            "search:confluence",
+            "read:me",
+            "offline_access",
+        ]
+        .map(String::from)
+        .to_vec(),
+        authorize_url: url("/authorize")?,
+        token_url: url("/oauth/token")?,
+        resources_url: url("/oauth/token/accessible-resources")?,
+        api_base: url("")?,
+        revocation_url: Some(url("/oauth/revoke")?),
+    })
+}
+
+/// Plays the browser for the demo: follows the authorize redirect to the loopback callback.
+struct DemoBrowser;
+
+impl LoginUi for DemoBrowser {
+    fn authorize_url(&self, url: &str, _opened: bool) {
+        println!("   authorize URL (PKCE S256, state, prompt=consent):");
+        println!("   {}…", &url[..url.len().min(110)]);
+        let url = url.to_string();
+        tokio::spawn(async move {
+            let Ok(http) = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+            else {
+                return;
+            };
+            let Ok(consent) = http.get(&url).send().await else {
+                return;
+            };
+            let Some(callback) = consent
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_string)
+            else {
+                return;
+            };
+            let _ = http.get(callback).send().await;
+        });
+    }
+
+    fn message(&self, text: &str) {
+        println!("   {text}");
+    }
+}
+
+async fn sign_in(
+    settings: &Settings,
+    site: &crate::config::SiteSettings,
+    oauth: &OAuthSettings,
+) -> Result<(), CliError> {
+    step(0, "Sign in (OAuth 2.0 authorization code + PKCE)");
+    let store = CredentialStore::in_dir(&settings.data_dir);
+    let options = LoginOptions {
+        open_browser: false,
+        timeout: Duration::from_secs(30),
+    };
+    let started = std::time::Instant::now();
+    let done = login(site, oauth, &store, &options, &DemoBrowser)
+        .await
+        .map_err(|e| anyhow!("demo sign-in failed: {e}"))?;
+    let c = &done.credentials;
+    let audit = crate::audit::AuditLog::open(&settings.audit).context("cannot open the audit log")?;
+    audit
+        .append(crate::audit::Entry {
+            actor: Some(crate::audit::Actor {
+                account_id: c.account.account_id.clone(),
+                site: Some(c.site_url.clone()),
+                auth: Some("oauth".to_string()),
+            }),
+            upstream: done.trace.upstream(),
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            ..crate::audit::Entry::event("login")
+        })
+        .await
+        .context("cannot write the login audit record")?;
+    println!(
+        "   signed in as {} to {} (cloud id {}), scopes: {}",
+        c.account.name.as_deref().unwrap_or("unknown"),
+        c.site_url,
+        c.cloud_id,
+        c.scopes.join(" ")
+    );
+    println!(
+        "   tokens stored in {} (mode 0600); the refresh token rotates on every use\n",
+        store.path().display()
+    );
+    Ok(())
 }
 
 fn step(n: u32, title: &str) {
