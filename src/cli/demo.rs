@@ -17,11 +17,11 @@ use std::time::Duration;
 use crate::auth::login::{LoginOptions, LoginUi, login};
 use crate::auth::store::CredentialStore;
 use crate::config::{
-    ArgsMode, Auth, AuditSettings, DEFAULT_AUDIT_MAX_BYTES, Deployment, OAuthSettings,
+    ArgsMode, AuditSettings, Auth, DEFAULT_AUDIT_MAX_BYTES, Deployment, OAuthSettings,
     PolicySettings, Settings,
 };
-use crate::secret::Secret;
 use crate::sandbox;
+use crate::secret::Secret;
 
 /// Runs the tour and prints what happened; exit 0 when every step behaved as expected.
 pub async fn run() -> Result<ExitCode, CliError> {
@@ -36,7 +36,10 @@ pub async fn run() -> Result<ExitCode, CliError> {
     let sb = sandbox::start(sandbox::SandboxOptions::default())
         .await
         .context("cannot start the sandbox")?;
-    println!("Sandbox site (Jira + Confluence + OAuth): {}", sb.base_url());
+    println!(
+        "Sandbox site (Jira + Confluence + OAuth): {}",
+        sb.base_url()
+    );
     println!("Policy for this demo: jira_projects = [\"ENG\", \"OPS\"]\n");
     let oauth = sandbox_oauth(&sb.base_url())?;
     let mut site = sandbox_site(&sb.base_url(), Deployment::Cloud)?;
@@ -101,7 +104,11 @@ pub async fn run() -> Result<ExitCode, CliError> {
             r["upstream"].as_array().map_or(0, Vec::len),
             r["touched"]
                 .as_array()
-                .map(|t| t.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
+                .map(|t| t
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","))
                 .filter(|t| !t.is_empty())
                 .unwrap_or_else(|| "-".to_string())
         );
@@ -193,7 +200,8 @@ async fn sign_in(
         .await
         .map_err(|e| anyhow!("demo sign-in failed: {e}"))?;
     let c = &done.credentials;
-    let audit = crate::audit::AuditLog::open(&settings.audit).context("cannot open the audit log")?;
+    let audit =
+        crate::audit::AuditLog::open(&settings.audit).context("cannot open the audit log")?;
     audit
         .append(crate::audit::Entry {
             actor: Some(crate::audit::Actor {

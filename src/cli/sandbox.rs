@@ -30,6 +30,16 @@ pub async fn run(port: u16, latency_ms: u64) -> Result<ExitCode, CliError> {
     );
     println!();
     println!(
+        "OAuth 2.0 (3LO):   client_id = \"{}\"  client_secret = \"{}\"",
+        sandbox::SANDBOX_OAUTH_CLIENT_ID,
+        sandbox::SANDBOX_OAUTH_CLIENT_SECRET
+    );
+    println!("  authorize_url = \"{base}/authorize\"  token_url = \"{base}/oauth/token\"");
+    println!(
+        "  resources_url = \"{base}/oauth/token/accessible-resources\"  api_base = \"{base}\"  (redirect_port = 0 works here)"
+    );
+    println!();
+    println!(
         "Switches: POST {base}/__sandbox/latency {{\"ms\":50}} · POST {base}/__sandbox/faults {{\"status\":429,\"count\":2,\"retry_after\":1}} · DELETE {base}/__sandbox/faults"
     );
     tokio::signal::ctrl_c()
