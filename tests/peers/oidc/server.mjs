@@ -164,7 +164,17 @@ async function bearer(ctx) {
   return token;
 }
 
-// Mounted in front of the provider's own routes.
+// Log every request (method, path, status) to stderr; no query strings (they carry codes).
+// (provider.use() inserts middleware in front of the provider's own routes, in call order.)
+provider.use(async (ctx, next) => {
+  try {
+    await next();
+  } finally {
+    console.error(`${ctx.method} ${ctx.path} -> ${ctx.status}`);
+  }
+});
+
+// Resource routes and the interaction shortcut.
 provider.use(async (ctx, next) => {
   if (ctx.method !== 'GET') return next();
   let m;
@@ -204,15 +214,6 @@ provider.use(async (ctx, next) => {
     return undefined;
   }
   return next();
-});
-
-// Log every request (method, path, status) to stderr; no query strings (they carry codes).
-provider.use(async (ctx, next) => {
-  try {
-    await next();
-  } finally {
-    console.error(`${ctx.method} ${ctx.path} -> ${ctx.status}`);
-  }
 });
 
 server.on('request', provider.callback());
