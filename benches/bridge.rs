@@ -219,6 +219,9 @@ fn main() {
     let rss_after = b.rss_kb();
     b.close();
 
+    // OAuth refresh: lock the store, re-read it, POST the refresh, persist the rotated token.
+    let refresh_ms = oauth_refresh_times(&rt, &sb);
+
     println!("| measure | value |");
     println!("|---|---|");
     println!(
@@ -245,5 +248,62 @@ fn main() {
         rss_before as f64 / 1024.0,
         rss_after as f64 / 1024.0
     );
+    println!(
+        "| OAuth token refresh, sandbox, fsync'd store write (50 refreshes) | median {:.2} ms, p95 {:.2} ms |",
+        pct(&refresh_ms, 0.5),
+        pct(&refresh_ms, 0.95)
+    );
     rt.block_on(sb.shutdown());
+}
+
+fn oauth_refresh_times(
+    rt: &tokio::runtime::Runtime,
+    sb: &atlassian_mcp_bridge::sandbox::Sandbox,
+) -> Vec<f64> {
+    use atlassian_mcp_bridge::auth::store::{Account, CredentialStore, Credentials};
+    use atlassian_mcp_bridge::auth::tokens::TokenManager;
+    use atlassian_mcp_bridge::secret::Secret;
+    let home = tempfile::tempdir().expect("home");
+    let store = CredentialStore::in_dir(home.path());
+    let minted = sb.oauth().mint("read:jira-work offline_access");
+    let now = time::OffsetDateTime::now_utc();
+    store
+        .save(&Credentials {
+            client_id: atlassian_mcp_bridge::sandbox::SANDBOX_OAUTH_CLIENT_ID.to_string(),
+            access_token: Secret::new(minted.access_token),
+            refresh_token: minted.refresh_token.map(Secret::new),
+            expires_at: now + time::Duration::hours(1),
+            obtained_at: now,
+            scopes: vec!["read:jira-work".into()],
+            cloud_id: atlassian_mcp_bridge::sandbox::SANDBOX_CLOUD_ID.to_string(),
+            site_url: sb.base_url(),
+            site_name: None,
+            account: Account::default(),
+        })
+        .expect("save");
+    let base = sb.base_url();
+    let config = format!(
+        "[site]\nurl = \"{base}\"\ndeployment = \"cloud\"\nauth = \"oauth\"\n[oauth]\nclient_id = \"{}\"\nclient_secret = \"{}\"\ntoken_url = \"{base}/oauth/token\"\n",
+        atlassian_mcp_bridge::sandbox::SANDBOX_OAUTH_CLIENT_ID,
+        atlassian_mcp_bridge::sandbox::SANDBOX_OAUTH_CLIENT_SECRET
+    );
+    let raw = atlassian_mcp_bridge::config::parse(&config, "bench.toml").expect("config");
+    let settings = atlassian_mcp_bridge::config::Settings::resolve(
+        raw,
+        "bench.toml",
+        None,
+        home.path(),
+        &|_| None,
+    )
+    .expect("settings");
+    let tokens = TokenManager::new(settings.oauth.expect("oauth"), store, None).expect("tokens");
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        let current = tokens.credentials().expect("creds").access_token;
+        let t0 = Instant::now();
+        // Passing the current token as "rejected by the server" forces a refresh.
+        rt.block_on(tokens.bearer(Some(&current))).expect("refresh");
+        times.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    sorted(times)
 }

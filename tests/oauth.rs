@@ -343,3 +343,58 @@ fn oauth_config_without_secret_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("oauth.client_secret"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_selection_among_accessible_resources() {
+    let env = oauth_env(None).await;
+    env.sandbox.oauth().set_extra_sites(vec![(
+        "11111111-2222-3333-4444-555555555555".into(),
+        "https://other-site.atlassian.net".into(),
+        "other".into(),
+    )]);
+    // site.url matches neither site: the error lists what this sign-in can reach.
+    let config = std::fs::read_to_string(env.home.path().join("config.toml")).unwrap();
+    let base = env.sandbox.base_url();
+    std::fs::write(
+        env.home.path().join("config.toml"),
+        config.replace(
+            &format!("url = \"{base}\"\n"),
+            "url = \"https://third.atlassian.net\"\n",
+        ),
+    )
+    .unwrap();
+    let run = env.start_login();
+    browse(&run.url).await;
+    let out = run.child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("other-site.atlassian.net") && stderr.contains(&base),
+        "{stderr}"
+    );
+    assert!(!env.home.path().join("credentials.json").exists());
+
+    // cloud_id picks among several.
+    std::fs::write(
+        env.home.path().join("config.toml"),
+        config.replace(
+            "auth = \"oauth\"\n",
+            "auth = \"oauth\"\ncloud_id = \"11111111-2222-3333-4444-555555555555\"\n",
+        ),
+    )
+    .unwrap();
+    env.login().await;
+    assert_eq!(
+        credentials(&env)["site_url"],
+        "https://other-site.atlassian.net"
+    );
+
+    // No site at all is its own clear error.
+    std::fs::write(env.home.path().join("config.toml"), &config).unwrap();
+    env.sandbox.oauth().set_no_sites(true);
+    let run = env.start_login();
+    browse(&run.url).await;
+    let out = run.child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no Atlassian site"));
+}

@@ -83,8 +83,10 @@ const provider = new Provider(base, {
   claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
   features: {
     devInteractions: { enabled: false },
-    revocation: { enabled: true },
-    introspection: { enabled: true },
+    // `logout` revokes at /token/revocation (oauth.revocation_url); drive.py introspects.
+    // Only the token's own client may do either.
+    revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+    introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
   },
   // The default userinfo route is /me, which is the bridge's identity endpoint here.
   routes: { userinfo: '/userinfo' },
@@ -120,13 +122,17 @@ provider.on('grant.error', (_ctx, err) => console.error('grant.error', err.messa
 provider.on('authorization.error', (_ctx, err) => console.error('authorization.error', err.message, err.error_description ?? ''));
 
 // Auto-login + auto-consent: no browser, no form. Each GET /interaction/:uid completes the
-// pending prompt (login, then consent) and redirects back to the authorization endpoint.
+// pending prompt (login, then consent) and redirects back to the authorization endpoint;
+// GET /interaction/:uid?deny=1 declines instead.
 async function interaction(ctx, uid) {
   const details = await provider.interactionDetails(ctx.req, ctx.res);
   if (details.uid !== uid) ctx.throw(400, 'interaction uid does not match the cookie');
   const { prompt, params, session } = details;
   let result;
-  if (prompt.name === 'login') {
+  if (ctx.query.deny) {
+    // The person declines: oidc-provider sends error=access_denied to the redirect URI.
+    result = { error: 'access_denied', error_description: 'the test user declined the request' };
+  } else if (prompt.name === 'login') {
     result = { login: { accountId: account.accountId } };
   } else if (prompt.name === 'consent') {
     const accountId = session.accountId;
@@ -143,7 +149,7 @@ async function interaction(ctx, uid) {
   } else {
     ctx.throw(400, `unexpected prompt ${prompt.name}`);
   }
-  console.error(`interaction ${uid}: ${prompt.name} completed`);
+  console.error(`interaction ${uid}: ${prompt.name} ${result.error ? 'denied' : 'completed'}`);
   const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, {
     mergeWithLastSubmission: false,
   });
