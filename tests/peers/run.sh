@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Drives the real binary with third-party MCP clients from public registries:
 #   - the official Python MCP SDK 2.x (pip), in both the initialize and 2026-07-28 lifecycles;
-#   - the MCP Inspector CLI (npm): tools/list and tools/call.
-# Installs both under target/peers/ (cached between runs). Prints "N passed, M failed".
+#   - the MCP Inspector CLI (npm): tools/list and tools/call;
+# and the OAuth client (login/status/logout) against oidc-provider 9 (npm) as the authorization server.
+# Installs them under target/peers/ (cached between runs). Each section prints "N passed, M failed".
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -48,3 +49,14 @@ out="$(run_inspector --method tools/call --tool-name jira_search --tool-arg 'jql
 check "inspector tools/call jira_search" "$out" 'OPS-'
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
+
+# --- OAuth: oidc-provider 9 as an independent authorization server ----------------------------
+# login (authorization code + PKCE via a scripted browser), refresh with rotation (also four
+# processes at once), an invalid_grant after the grant is revoked, logout with RFC 7009 revocation.
+oidc="$peers/oidc"
+if [ ! -d "$oidc/node_modules/oidc-provider" ] || ! cmp -s tests/peers/oidc/package.json "$oidc/package.json"; then
+  mkdir -p "$oidc"
+  cp tests/peers/oidc/package.json "$oidc/package.json"
+  (cd "$oidc" && npm install --silent --no-audit --no-fund >/dev/null)
+fi
+python3 tests/peers/oidc/drive.py "$bin" --peer-dir "$oidc"

@@ -6,10 +6,18 @@
 DIR (default: <repo>/target/peers/oidc, or $OIDC_PEER_DIR) must hold node_modules/oidc-provider
 (tests/peers/run.sh installs it there from tests/peers/oidc/package.json).
 
-Starts tests/peers/oidc/server.mjs, runs `login --no-browser` and plays the browser with a cookie
-jar (oidc-provider's interaction cookies) up to the loopback callback, then checks the stored
-credentials, two `status` runs (refresh with a rotated refresh token after the 3 s access token
-expired), the audit log, and that no token leaks into the audit log or any output.
+Starts tests/peers/oidc/server.mjs and plays the browser for `login --no-browser` with a cookie
+jar (oidc-provider's interaction cookies) up to the loopback callback. Checks, in order:
+  - a declined consent (error=access_denied) fails the login cleanly;
+  - login (code + PKCE S256 + state, client_secret_post), a forged-state callback ignored,
+    credentials.json (0600) with site, cloud id and account;
+  - `status` after the 3 s access token expired: refresh, rotated refresh token persisted;
+  - four `status` processes at once after expiry: all succeed (oidc-provider revokes the whole
+    grant if a rotated-away refresh token is ever reused, so this needs single-flight refresh);
+  - replaying an old refresh token revokes the grant; `status` then exits 1 and says to log in;
+  - a second login with oauth.redirect_port = 0, then `logout` revoking at /token/revocation;
+  - the audit log (login / token_refresh / logout records, `audit verify`), and that no token
+    or the client secret appears in the audit log or any bridge output.
 Prints one line per check and "N passed, M failed"; exits 1 on any failure.
 Python 3 standard library only.
 """
@@ -38,6 +46,9 @@ CLIENT_ID = "bridge-test"
 CLIENT_SECRET = "bridge-test-secret"
 HTTP_TIMEOUT = 15  # seconds, every HTTP request
 PROC_TIMEOUT = 45  # seconds, every bridge command
+
+# Everything is on 127.0.0.1: never go through an http_proxy from the environment.
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 passed = 0
 failed = 0
@@ -121,7 +132,9 @@ def browser(authorize_url, callback_prefix, deny=False):
     loopback callback; returns that callback URL. With `deny`, the person declines at the
     first interaction."""
     jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect())
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(jar), NoRedirect()
+    )
     url, hops = authorize_url, []
     for _ in range(12):
         if url.startswith(callback_prefix):
@@ -221,7 +234,7 @@ def load_creds(home):
 def get_page(url):
     """GET without cookies; returns (status, body), status 0 when nothing answered."""
     try:
-        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as r:
+        with DIRECT.open(url, timeout=HTTP_TIMEOUT) as r:
             return r.status, r.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode("utf-8", "replace")
@@ -235,7 +248,7 @@ def token_post(url, **form):
     data = urllib.parse.urlencode(dict(form, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)).encode()
     req = urllib.request.Request(url, data=data, method="POST")
     try:
-        with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT) as r:
+        with DIRECT.open(req, timeout=HTTP_TIMEOUT) as r:
             status, body = r.status, r.read()
     except urllib.error.HTTPError as e:
         status, body = e.code, e.read()
@@ -273,6 +286,10 @@ def login(bin_path, env, redirect_port, label="login", probe_forged_state=False,
         out_drain = Drain(proc.stdout, rest)
         q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
         tag = "" if label == "login" else f"{label}: "
+        if redirect_port == 0:
+            # oauth.redirect_port = 0: the bridge picked a free port; oidc-provider accepts any
+            # loopback port for a native client (RFC 8252 section 7.3).
+            redirect_port = urllib.parse.urlsplit(q.get("redirect_uri", "")).port or -1
         check(
             f"{tag}authorize URL: code + S256 PKCE + state + prompt=consent + scopes, no audience",
             q.get("response_type") == "code"
@@ -362,7 +379,7 @@ def main():
         redirect_port = free_port()
         server, port = start_server(Path(a.peer_dir).resolve(), redirect_port, server_log)
         base = f"http://127.0.0.1:{port}"
-        with urllib.request.urlopen(f"{base}/.well-known/openid-configuration", timeout=HTTP_TIMEOUT) as r:
+        with DIRECT.open(f"{base}/.well-known/openid-configuration", timeout=HTTP_TIMEOUT) as r:
             disco = json.load(r)
         check(
             "oidc-provider discovery: /auth, /token, S256",
@@ -391,7 +408,8 @@ revocation_url = "{disco['revocation_endpoint']}"
 """
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("ATLASSIAN_")}
-        env.update(ATLASSIAN_MCP_BRIDGE_HOME=str(home), NO_COLOR="1")
+        no_proxy = ",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1", "localhost"]))
+        env.update(ATLASSIAN_MCP_BRIDGE_HOME=str(home), NO_COLOR="1", NO_PROXY=no_proxy, no_proxy=no_proxy)
 
         # The person declines at oidc-provider's interaction: an RFC 6749 error redirect.
         login(bin_path, env, redirect_port, label="declined login", deny=True)
@@ -425,7 +443,11 @@ revocation_url = "{disco['revocation_endpoint']}"
         time.sleep(4)  # the access token lives 3 s
         code, out, err = run_bridge(bin_path, env, "status 1", "status")
         check("status after expiry exits 0 (refresh + myself)", code == 0, f"exit {code}\n{out}\n{err}")
-        check("status reports the account from /myself", "Oidc Peer User" in out, out)
+        check(
+            "status reports the account from /myself",
+            "knows you as Oidc Peer User <peer.user@example.test>" in out,
+            out,
+        )
         c2 = load_creds(home)
         tokens |= {c2.get("access_token"), c2.get("refresh_token")}
         check(
@@ -492,8 +514,11 @@ revocation_url = "{disco['revocation_endpoint']}"
             f"exit {code}\n{out}\n{err}",
         )
 
-        # Sign in again, then log out: RFC 7009 revocation at oidc-provider's endpoint.
-        ok, _ = login(bin_path, env, redirect_port, label="second login")
+        # Sign in again, this time with oauth.redirect_port = 0 (any free loopback port), then
+        # log out: RFC 7009 revocation at oidc-provider's endpoint.
+        config = home / "config.toml"
+        config.write_text(config.read_text().replace(f"redirect_port = {redirect_port}\n", "redirect_port = 0\n"))
+        ok, _ = login(bin_path, env, 0, label="second login (redirect_port = 0)")
         if not ok:
             raise Abort("second login failed")
         c5 = load_creds(home)
