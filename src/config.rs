@@ -241,6 +241,17 @@ pub enum ConfirmWrites {
     Never,
 }
 
+impl ConfirmWrites {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfirmWrites::Auto => "auto",
+            ConfirmWrites::Always => "always",
+            ConfirmWrites::Never => "never",
+        }
+    }
+}
+
 /// The `[policy]` section, resolved.
 #[derive(Debug, Clone)]
 pub struct PolicySettings {
@@ -258,6 +269,29 @@ pub struct PolicySettings {
     pub max_bulk_items: u32,
     /// Confirmation before writes.
     pub confirm_writes: ConfirmWrites,
+}
+
+impl PolicySettings {
+    /// One line for people: what the policy allows (`status`, `atlassian_whoami`).
+    pub fn summary(&self) -> String {
+        let list = |v: &[String], empty: &str| {
+            if v.is_empty() {
+                empty.to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        format!(
+            "read_only={} · tools allowed: {} · denied: {} · projects: {} · spaces: {} · max_bulk_items={} · confirm_writes={}",
+            self.read_only,
+            list(&self.allow_tools, "all"),
+            list(&self.deny_tools, "none"),
+            list(&self.jira_projects, "all"),
+            list(&self.confluence_spaces, "all"),
+            self.max_bulk_items,
+            self.confirm_writes.as_str()
+        )
+    }
 }
 
 impl Default for PolicySettings {

@@ -89,7 +89,12 @@ fn until(t: OffsetDateTime) -> String {
     if left.is_negative() {
         format!("{when} (expired; refreshed on next use)")
     } else {
-        format!("{when} (in {} min)", left.whole_minutes())
+        let secs = left.whole_seconds();
+        if secs < 120 {
+            format!("{when} (in {secs} s)")
+        } else {
+            format!("{when} (in {} min)", left.whole_minutes())
+        }
     }
 }
 
@@ -346,27 +351,7 @@ pub async fn run_status(settings: Settings) -> Result<ExitCode, CliError> {
             println!("Token now:  valid until {}", until(c.expires_at));
         }
     }
-    let p = &settings.policy;
-    let list = |v: &Vec<String>| {
-        if v.is_empty() {
-            "all".to_string()
-        } else {
-            v.join(", ")
-        }
-    };
-    println!(
-        "Policy:     read_only={} · tools: {} (denied: {}) · projects: {} · spaces: {} · max_bulk_items={}",
-        p.read_only,
-        list(&p.allow_tools),
-        if p.deny_tools.is_empty() {
-            "none".to_string()
-        } else {
-            p.deny_tools.join(", ")
-        },
-        list(&p.jira_projects),
-        list(&p.confluence_spaces),
-        p.max_bulk_items
-    );
+    println!("Policy:     {}", settings.policy.summary());
     println!("Audit log:  {}", settings.audit.path.display());
     Ok(if healthy {
         ExitCode::SUCCESS

@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use super::render::Render;
 use super::{BridgeServer, CallCx, ToolError};
-use crate::config::ConfirmWrites;
 
 /// A result with no content, for calls that can only fail (policy denials before a tool runs).
 #[derive(Debug, Serialize)]
@@ -71,6 +70,10 @@ pub struct WhoamiOut {
     pub audit_log: String,
     /// Bridge version.
     pub version: String,
+    /// The policy as one line of text (rendered, not part of the structured output).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub policy_summary: String,
 }
 
 impl Render for WhoamiOut {
@@ -92,29 +95,7 @@ impl Render for WhoamiOut {
             "Site: {} ({}, auth {})",
             self.site, self.deployment, self.auth
         );
-        let p = &self.policy;
-        let list = |v: &Vec<String>| {
-            if v.is_empty() {
-                "all".to_string()
-            } else {
-                v.join(", ")
-            }
-        };
-        let _ = writeln!(
-            out,
-            "Policy: read_only={} · tools allowed: {} · denied: {} · projects: {} · spaces: {} · max_bulk_items={} · confirm_writes={}",
-            p.read_only,
-            list(&p.allow_tools),
-            if p.deny_tools.is_empty() {
-                "none".to_string()
-            } else {
-                p.deny_tools.join(", ")
-            },
-            list(&p.jira_projects),
-            list(&p.confluence_spaces),
-            p.max_bulk_items,
-            p.confirm_writes
-        );
+        let _ = writeln!(out, "Policy: {}", self.policy_summary);
         let _ = writeln!(out, "Audit log: {}", self.audit_log);
         out
     }
@@ -159,15 +140,11 @@ impl BridgeServer {
                 jira_projects: s.jira_projects.clone(),
                 confluence_spaces: s.confluence_spaces.clone(),
                 max_bulk_items: s.max_bulk_items,
-                confirm_writes: match s.confirm_writes {
-                    ConfirmWrites::Auto => "auto",
-                    ConfirmWrites::Always => "always",
-                    ConfirmWrites::Never => "never",
-                }
-                .to_string(),
+                confirm_writes: s.confirm_writes.as_str().to_string(),
             },
             audit_log: state.audit_path.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            policy_summary: s.summary(),
         })
     }
 }
