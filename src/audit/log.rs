@@ -1068,7 +1068,7 @@ mod tests {
                 times.push(t.elapsed().as_secs_f64() * 1e6);
             }
             times.sort_by(f64::total_cmp);
-            println!(
+            eprintln!(
                 "fsync={fsync}: 1000 appends, p50 {:.0} µs, p95 {:.0} µs, p99 {:.0} µs, total {:.1} ms",
                 times[500],
                 times[950],
