@@ -1,7 +1,7 @@
 //! Tests for the sandbox's OAuth 2.0 (3LO) endpoints over real HTTP against a sandbox on port
-//! (Test code: compiled only under #[cfg(test)] from mod.rs.)
 //! 0: the code flow with PKCE, token rotation and grace, family revocation, counters under
 //! concurrency, accessible-resources, `/me`, and bearer tokens with scopes on the gateway.
+//! (Test code: compiled only under #[cfg(test)] from mod.rs.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
