@@ -65,10 +65,8 @@ async fn login_flow_end_to_end() {
         page.contains("Signed in") && !page.contains("token"),
         "{page}"
     );
-    let out = run.child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (code, stdout, stderr) = run.finish();
+    assert_eq!(code, Some(0), "{stderr}");
     // start_login read the URL line; nothing else may follow it on stdout.
     assert!(stdout.is_empty(), "stdout is the URL alone: {stdout}");
     assert!(stderr.contains("Signed in as Dana Demo"), "{stderr}");
@@ -98,7 +96,7 @@ async fn login_flow_end_to_end() {
 
     // The tokens appear nowhere else: not in output, not in the audit log.
     let audit_text = std::fs::read_to_string(env.audit_path()).unwrap();
-    for hay in [stdout.as_ref(), stderr.as_ref(), audit_text.as_str()] {
+    for hay in [stdout.as_str(), stderr.as_str(), audit_text.as_str()] {
         assert!(!hay.contains(&access) && !hay.contains(&refresh));
     }
     let login = &events(&env, "login")[0];
@@ -137,18 +135,28 @@ async fn login_flow_end_to_end() {
         rec["actor"]["account_id"],
         atlassian_mcp_bridge::sandbox::SANDBOX_ACCOUNT_ID
     );
+    // The server's own log (stderr, at info level in tests) carries no token either.
+    let server_log = std::fs::read_to_string(env.stderr_path()).unwrap_or_default();
+    assert!(
+        !server_log.is_empty(),
+        "the server logged something at info"
+    );
+    assert!(!server_log.contains(&access) && !server_log.contains(&refresh));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn declined_consent_and_timeouts_are_clear() {
     let env = oauth_env(None).await;
     env.sandbox.oauth().set_consent(false);
-    let run = env.start_login();
+    // A declined consent is reported at once and ends the login at its timeout (the person may
+    // retry from the same link meanwhile).
+    let run = env.start_login_with_timeout(3);
     let page = browse(&run.url).await;
     assert!(page.contains("not completed"), "{page}");
-    let out = run.child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("access_denied"));
+    let (code, _, stderr) = run.finish();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("access_denied"), "{stderr}");
+    assert!(stderr.contains("Open the link again to retry"), "{stderr}");
     assert!(!env.home.path().join("credentials.json").exists());
     assert_eq!(events(&env, "login")[0]["outcome"], "error");
 
@@ -202,6 +210,9 @@ async fn two_processes_refresh_exactly_once() {
     let a = env.client().await;
     let b = env.client().await;
     tokio::time::sleep(Duration::from_millis(2200)).await;
+    // Slow every request down so both processes certainly find the stale token before either
+    // has refreshed: without the cross-process lock they would both refresh with it.
+    env.sandbox.faults().set_latency(Duration::from_millis(300));
     let (ra, rb) = tokio::join!(
         call(
             &a,
@@ -365,9 +376,8 @@ async fn site_selection_among_accessible_resources() {
     .unwrap();
     let run = env.start_login();
     browse(&run.url).await;
-    let out = run.child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, _, stderr) = run.finish();
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("other-site.atlassian.net") && stderr.contains(&base),
         "{stderr}"
@@ -394,7 +404,58 @@ async fn site_selection_among_accessible_resources() {
     env.sandbox.oauth().set_no_sites(true);
     let run = env.start_login();
     browse(&run.url).await;
-    let out = run.child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no Atlassian site"));
+    let (code, _, stderr) = run.finish();
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("no Atlassian site"), "{stderr}");
+}
+
+/// A tool call cancelled while its token refresh is on the wire must not lose the rotated
+/// refresh token: the refresh completes, is stored and audited, and the sign-in lives on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_during_a_refresh_keeps_the_rotated_token() {
+    use rmcp::model::{CallToolRequestParams, ClientRequest, Request};
+    use rmcp::service::PeerRequestOptions;
+    let env = oauth_env(None).await;
+    env.sandbox.oauth().set_expires_in(1);
+    env.login().await;
+    let before = credentials(&env);
+    env.sandbox.oauth().set_grace(Duration::ZERO);
+    let client = env.client().await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    env.sandbox
+        .faults()
+        .set_latency(Duration::from_millis(1500));
+    let params = CallToolRequestParams::new("jira_search")
+        .with_arguments(json!({"jql": "project = ENG"}).as_object().unwrap().clone());
+    let handle = client
+        .send_cancellable_request(
+            ClientRequest::CallToolRequest(Request::new(params)),
+            PeerRequestOptions::no_options(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    handle.cancel(Some("stop".into())).await.unwrap();
+    // Let the refresh that was on the wire finish.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    env.sandbox.faults().set_latency(Duration::ZERO);
+    let after = credentials(&env);
+    assert_ne!(
+        before["refresh_token"], after["refresh_token"],
+        "rotated token was stored"
+    );
+    let refreshes = events(&env, "token_refresh");
+    assert_eq!(refreshes.len(), 1);
+    assert_eq!(refreshes[0]["outcome"], "ok");
+    assert_eq!(env.tool_records()[0]["outcome"], "cancelled");
+    // With grace 0, reusing the old token would have revoked the family: the next call works.
+    env.sandbox.oauth().set_expires_in(3600);
+    ok(&call(
+        &client,
+        "jira_search",
+        json!({"jql": "project = ENG", "max_results": 1}),
+    )
+    .await);
+    assert_eq!(env.sandbox.oauth().counters().families_revoked, 0);
+    client.cancel().await.ok();
 }

@@ -371,10 +371,19 @@ impl HttpClient {
                             message: messages.join("; "),
                         });
                     }
-                    if bearer.is_some() && !reauthorized {
-                        reauthorized = true;
-                        rejected = bearer;
-                        continue;
+                    if bearer.is_some() {
+                        if !reauthorized {
+                            reauthorized = true;
+                            rejected = bearer;
+                            continue;
+                        }
+                        return Err(ApiError::SignIn(crate::auth::AuthError::SignInExpired(
+                            format!(
+                                "{} refused even a freshly refreshed access token ({})",
+                                product.name(),
+                                messages.join("; ")
+                            ),
+                        )));
                     }
                 }
                 return Err(ApiError::Status {

@@ -83,7 +83,10 @@ struct CallbackQuery {
 /// callback goes.
 struct Callback {
     state: String,
-    done: Mutex<Option<oneshot::Sender<Result<String, String>>>>,
+    done: Mutex<Option<oneshot::Sender<String>>>,
+    /// Errors the authorization server reported (with our state); the flow keeps waiting, so
+    /// the person can try again from the same link, and they are reported at the timeout.
+    errors: tokio::sync::mpsc::UnboundedSender<String>,
 }
 
 fn page(title: &str, body: &str) -> Html<String> {
@@ -119,15 +122,15 @@ async fn on_callback(
              does not match). Start again from the link the terminal printed.",
         );
     }
-    let Some(sender) = cb.done.lock().ok().and_then(|mut d| d.take()) else {
-        return page(
-            "Already signed in",
-            "This sign-in has already completed. You can close this tab.",
-        );
-    };
     match (q.code, q.error) {
         (Some(code), _) if !code.is_empty() => {
-            let _ = sender.send(Ok(code));
+            let Some(sender) = cb.done.lock().ok().and_then(|mut d| d.take()) else {
+                return page(
+                    "Already signed in",
+                    "This sign-in has already completed. You can close this tab.",
+                );
+            };
+            let _ = sender.send(code);
             page(
                 "Signed in",
                 "atlassian-mcp-bridge received the authorization. You can close this tab and \
@@ -140,22 +143,19 @@ async fn on_callback(
                 .map(|d| format!("{error}: {}", clean_text(&d)))
                 .unwrap_or(error);
             let shown = escape(&detail);
-            let _ = sender.send(Err(detail));
+            let _ = cb.errors.send(detail);
             page(
                 "Sign-in not completed",
-                &format!("The authorization server said: {shown}. Run the login command again."),
+                &format!(
+                    "The authorization server said: {shown}. You can open the sign-in link from \
+                     the terminal again to retry, or stop the login command."
+                ),
             )
         }
-        _ => {
-            // Put the sender back: a callback with the right state but nothing in it is ignored.
-            if let Ok(mut d) = cb.done.lock() {
-                *d = Some(sender);
-            }
-            page(
-                "Nothing to do",
-                "This callback carried neither a code nor an error.",
-            )
-        }
+        _ => page(
+            "Nothing to do",
+            "This callback carried neither a code nor an error.",
+        ),
     }
 }
 
@@ -209,16 +209,18 @@ pub async fn login(
     let (url, state) = request.url();
 
     let (tx, rx) = oneshot::channel();
+    let (errors_tx, mut errors_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let callback = Arc::new(Callback {
         state: state.secret().clone(),
         done: Mutex::new(Some(tx)),
+        errors: errors_tx,
     });
     let app = axum::Router::new()
         .route("/callback", axum::routing::get(on_callback))
         .fallback(stray)
         .with_state(callback);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
+    let mut server = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = stop_rx.await;
@@ -232,21 +234,47 @@ pub async fn login(
         "Waiting up to {} s for the browser to come back to {redirect} …",
         options.timeout.as_secs()
     ));
-    let outcome = tokio::time::timeout(options.timeout, rx).await;
+    // Wait for a code; report authorization-server errors as they come, and keep waiting.
+    let mut last_error: Option<String> = None;
+    let outcome = tokio::time::timeout(options.timeout, async {
+        let mut rx = rx;
+        loop {
+            tokio::select! {
+                code = &mut rx => return code,
+                Some(e) = errors_rx.recv() => {
+                    ui.message(&format!(
+                        "The authorization server reported: {e}. Open the link again to retry, or press Ctrl-C."
+                    ));
+                    last_error = Some(e);
+                }
+            }
+        }
+    })
+    .await;
     // Let the browser receive its page before the listener goes away.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let _ = stop_tx.send(());
-    let _ = server.await;
+    // A half-open connection (a browser keeping one alive) must not hold the flow open.
+    if tokio::time::timeout(Duration::from_secs(2), &mut server)
+        .await
+        .is_err()
+    {
+        server.abort();
+    }
     let code = match outcome {
         Err(_) => {
-            return Err(failed(format!(
-                "no sign-in arrived within {} s; run `atlassian-mcp-bridge login` again",
-                options.timeout.as_secs()
-            )));
+            return Err(failed(match last_error {
+                Some(e) => format!(
+                    "sign-in was not completed: the authorization server reported {e}; run `atlassian-mcp-bridge login` again"
+                ),
+                None => format!(
+                    "no sign-in arrived within {} s; run `atlassian-mcp-bridge login` again",
+                    options.timeout.as_secs()
+                ),
+            }));
         }
         Ok(Err(_)) => return Err(failed("the sign-in listener stopped unexpectedly".into())),
-        Ok(Ok(Err(e))) => return Err(failed(format!("sign-in was not completed: {e}"))),
-        Ok(Ok(Ok(code))) => code,
+        Ok(Ok(code)) => code,
     };
 
     ui.message("Exchanging the authorization code …");
@@ -282,8 +310,7 @@ pub async fn login(
         client_id: oauth.client_id.clone(),
         access_token: issued.access_token,
         refresh_token: issued.refresh_token,
-        expires_at: now
-            + time::Duration::try_from(issued.expires_in).unwrap_or(time::Duration::hours(1)),
+        expires_at: super::expiry(now, issued.expires_in),
         obtained_at: now,
         scopes: issued
             .scopes
@@ -302,7 +329,7 @@ pub async fn login(
     let store = store.clone();
     let to_save = credentials.clone();
     tokio::task::spawn_blocking(move || {
-        let _lock = store.lock()?;
+        let _lock = store.lock_within(Duration::from_secs(30))?;
         store.save(&to_save)
     })
     .await

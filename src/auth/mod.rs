@@ -33,6 +33,11 @@ pub enum AuthError {
     /// The refresh failed for a reason that may pass (network, server error).
     #[error("could not refresh the Atlassian sign-in: {0}; try again shortly")]
     Refresh(String),
+    /// The authorization server refused the client credentials (id or secret).
+    #[error(
+        "the authorization server refused this OAuth client ({0}); check oauth.client_id and oauth.client_secret (or ATLASSIAN_OAUTH_CLIENT_SECRET), then run `atlassian-mcp-bridge login`"
+    )]
+    Client(String),
     /// The credential store could not be read or written.
     #[error("{0}")]
     Store(String),
@@ -134,10 +139,22 @@ impl From<BasicTokenResponse> for Issued {
     }
 }
 
-/// What went wrong at the token endpoint, and whether a new sign-in is the only cure.
+/// What a token-endpoint failure means for the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenErrorKind {
+    /// The grant is dead (`invalid_grant`): only a new sign-in helps.
+    DeadGrant,
+    /// The client id or secret was refused (`access_denied`, `invalid_client`,
+    /// `unauthorized_client`): fix the config.
+    Client,
+    /// Network or server trouble: try again.
+    Transient,
+}
+
+/// What went wrong at the token endpoint, and what kind of failure it is.
 pub(crate) fn describe_token_error<E: std::error::Error>(
     e: &RequestTokenError<E, StandardErrorResponse<BasicErrorResponseType>>,
-) -> (bool, String) {
+) -> (TokenErrorKind, String) {
     match e {
         RequestTokenError::ServerResponse(r) => {
             let code = r.error().to_string();
@@ -145,20 +162,49 @@ pub(crate) fn describe_token_error<E: std::error::Error>(
                 .error_description()
                 .map(|d| format!(": {}", crate::sanitize::clean_text(d)))
                 .unwrap_or_default();
-            let dead = matches!(
-                r.error(),
-                BasicErrorResponseType::InvalidGrant | BasicErrorResponseType::UnauthorizedClient
-            ) || code == "access_denied";
+            let kind = match r.error() {
+                BasicErrorResponseType::InvalidGrant => TokenErrorKind::DeadGrant,
+                BasicErrorResponseType::InvalidClient
+                | BasicErrorResponseType::UnauthorizedClient => TokenErrorKind::Client,
+                // Atlassian answers a missing or wrong client secret with 401 access_denied.
+                _ if code == "access_denied" => TokenErrorKind::Client,
+                _ => TokenErrorKind::Transient,
+            };
             (
-                dead,
+                kind,
                 format!("the authorization server answered {code}{detail}"),
             )
         }
-        RequestTokenError::Request(err) => (false, format!("request failed: {err}")),
+        RequestTokenError::Request(err) => (
+            TokenErrorKind::Transient,
+            format!("request failed: {}", error_chain(err)),
+        ),
         RequestTokenError::Parse(err, _) => (
-            false,
+            TokenErrorKind::Transient,
             format!("the token response could not be read ({err})"),
         ),
-        RequestTokenError::Other(msg) => (false, msg.clone()),
+        RequestTokenError::Other(msg) => (TokenErrorKind::Transient, msg.clone()),
     }
+}
+
+/// An error and its sources, so "client error" also says *which* (timeout, refused, DNS…).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// When a token issued `now` with lifetime `expires_in` expires, clamped to a year so that an
+/// absurd server value cannot overflow the clock arithmetic.
+pub(crate) fn expiry(now: time::OffsetDateTime, expires_in: Duration) -> time::OffsetDateTime {
+    let capped = expires_in.min(Duration::from_secs(366 * 24 * 3600));
+    now + time::Duration::try_from(capped).unwrap_or(time::Duration::hours(1))
 }

@@ -212,8 +212,9 @@ impl CredentialStore {
         }
     }
 
-    /// Takes the exclusive cross-process lock (blocking); released when the guard drops.
-    pub fn lock(&self) -> Result<StoreLock, StoreError> {
+    /// Takes the exclusive cross-process lock, waiting at most `wait` for another process to
+    /// release it; released when the guard drops.
+    pub fn lock_within(&self, wait: std::time::Duration) -> Result<StoreLock, StoreError> {
         let path = self.lock_path();
         if let Some(dir) = path.parent() {
             create_private_dir(dir).map_err(|e| self.io(dir, e))?;
@@ -224,9 +225,26 @@ impl CredentialStore {
             .write(true)
             .open(&path)
             .map_err(|e| self.io(&path, e))?;
-        #[allow(clippy::incompatible_msrv)]
-        file.lock().map_err(|e| self.io(&path, e))?;
-        Ok(StoreLock { file })
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            #[allow(clippy::incompatible_msrv)]
+            match file.try_lock() {
+                Ok(()) => return Ok(StoreLock { file }),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(self.io(
+                        &path,
+                        std::io::Error::other(format!(
+                            "another atlassian-mcp-bridge process has held the credential lock for {} s; if one is stuck, stop it and try again",
+                            wait.as_secs()
+                        )),
+                    ));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(self.io(&path, e)),
+            }
+        }
     }
 }
 

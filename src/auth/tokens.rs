@@ -7,17 +7,23 @@
 //! it, write the rotated refresh token to disk *before* using the new access token, unlock.
 
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use oauth2::RefreshToken;
 use time::OffsetDateTime;
 
 use super::store::{CredentialStore, Credentials};
-use super::{AuthError, Issued, Traced, describe_token_error, http_client, token_client};
+use super::{
+    AuthError, Issued, TokenErrorKind, Traced, describe_token_error, expiry, http_client,
+    token_client,
+};
 use crate::atlassian::CallTrace;
 use crate::audit::{Actor, AuditLog, Entry, Outcome};
 use crate::config::OAuthSettings;
 use crate::secret::Secret;
+
+/// How long a refresh waits for another process's lock before giving up.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// Hands out valid access tokens for the signed-in account.
 #[derive(Debug)]
@@ -40,7 +46,11 @@ impl TokenManager {
         store: CredentialStore,
         audit: Option<AuditLog>,
     ) -> Result<Arc<Self>, AuthError> {
-        let current = store.load()?;
+        // An unreadable store is reported by the first call that needs a token, not at start-up.
+        let current = store.load().unwrap_or_else(|e| {
+            tracing::warn!("{e}");
+            None
+        });
         Ok(Arc::new(Self {
             settings,
             store,
@@ -72,7 +82,7 @@ impl TokenManager {
 
     /// A valid access token. `rejected` is a token the server just refused with 401: a fresh
     /// one is fetched unless another task or process has already replaced it.
-    pub async fn bearer(&self, rejected: Option<&Secret>) -> Result<Secret, AuthError> {
+    pub async fn bearer(self: &Arc<Self>, rejected: Option<&Secret>) -> Result<Secret, AuthError> {
         let usable = |c: &Credentials| {
             !c.needs_refresh(OffsetDateTime::now_utc()) && Some(&c.access_token) != rejected
         };
@@ -88,9 +98,20 @@ impl TokenManager {
         {
             return Ok(c.access_token);
         }
+        // The locked part runs in its own task: if this tool call is cancelled, the refresh
+        // still finishes, so a token the server has already rotated is never lost.
+        let this = Arc::clone(self);
+        let rejected = rejected.cloned();
+        tokio::spawn(async move { this.locked_refresh(rejected).await })
+            .await
+            .map_err(|e| AuthError::Store(format!("token refresh task failed: {e}")))?
+    }
+
+    /// Under the cross-process lock: re-read the store and refresh only if still needed.
+    async fn locked_refresh(&self, rejected: Option<Secret>) -> Result<Secret, AuthError> {
         let store = self.store.clone();
         let (lock, on_disk) = tokio::task::spawn_blocking(move || {
-            let lock = store.lock()?;
+            let lock = store.lock_within(LOCK_WAIT)?;
             let creds = store.load()?;
             Ok::<_, AuthError>((lock, creds))
         })
@@ -107,7 +128,9 @@ impl TokenManager {
             )));
         }
         // Another process may have refreshed while we waited for the lock.
-        if usable(&on_disk) {
+        if !on_disk.needs_refresh(OffsetDateTime::now_utc())
+            && Some(&on_disk.access_token) != rejected.as_ref()
+        {
             let token = on_disk.access_token.clone();
             self.set(Some(on_disk));
             return Ok(token);
@@ -157,32 +180,37 @@ impl TokenManager {
                     // Rotation: a server that returns no new refresh token keeps the old one valid.
                     refresh_token: issued.refresh_token.or_else(|| old.refresh_token.clone()),
                     obtained_at: now,
-                    expires_at: now
-                        + time::Duration::try_from(issued.expires_in)
-                            .unwrap_or(time::Duration::hours(1)),
+                    expires_at: expiry(now, issued.expires_in),
                     scopes: issued.scopes.unwrap_or_else(|| old.scopes.clone()),
                     ..old.clone()
                 };
                 // Persist the rotated refresh token before the new access token is used.
                 let store = self.store.clone();
                 let to_save = creds.clone();
-                tokio::task::spawn_blocking(move || store.save(&to_save))
+                let saved = tokio::task::spawn_blocking(move || store.save(&to_save))
                     .await
-                    .map_err(|e| {
-                        AuthError::Store(format!("credential store task failed: {e}"))
-                    })??;
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()));
+                // Keep the new tokens in memory either way: the old refresh token is spent.
                 self.set(Some(creds));
-                Ok(issued.access_token)
+                match saved {
+                    Ok(()) => Ok(issued.access_token),
+                    Err(e) => Err(AuthError::Store(format!(
+                        "the refreshed sign-in could not be saved ({e}); free disk space or fix the permissions of the data directory — this process keeps working, but other processes will need `atlassian-mcp-bridge login`"
+                    ))),
+                }
             }
             Err(e) => {
-                let (dead, message) = describe_token_error(&e);
-                if dead {
-                    if let Ok(mut d) = self.dead.lock() {
-                        *d = Some((refresh.clone(), message.clone()));
+                let (kind, message) = describe_token_error(&e);
+                match kind {
+                    TokenErrorKind::DeadGrant => {
+                        if let Ok(mut d) = self.dead.lock() {
+                            *d = Some((refresh.clone(), message.clone()));
+                        }
+                        Err(AuthError::SignInExpired(message))
                     }
-                    Err(AuthError::SignInExpired(message))
-                } else {
-                    Err(AuthError::Refresh(message))
+                    TokenErrorKind::Client => Err(AuthError::Client(message)),
+                    TokenErrorKind::Transient => Err(AuthError::Refresh(message)),
                 }
             }
         };

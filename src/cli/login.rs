@@ -186,7 +186,7 @@ pub async fn run_logout(settings: Settings) -> Result<ExitCode, CliError> {
     let started = Instant::now();
     let s = store.clone();
     let (lock, creds) = tokio::task::spawn_blocking(move || {
-        let lock = s.lock()?;
+        let lock = s.lock_within(std::time::Duration::from_secs(30))?;
         let creds = s.load()?;
         Ok::<_, crate::auth::store::StoreError>((lock, creds))
     })

@@ -226,25 +226,44 @@ pub fn oauth_config(sandbox: &Sandbox, scopes: Option<&[&str]>) -> String {
 pub struct LoginRun {
     pub url: url::Url,
     pub child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl LoginRun {
+    /// Waits for the login to end: (exit code, stdout after the URL line, stderr).
+    pub fn finish(mut self) -> (Option<i32>, String, String) {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.stdout, &mut rest).expect("stdout");
+        let out = self.child.wait_with_output().expect("login exits");
+        (
+            out.status.code(),
+            rest,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
 }
 
 impl Env {
     /// Starts `login --no-browser` and reads the authorize URL it prints.
     pub fn start_login(&self) -> LoginRun {
+        self.start_login_with_timeout(60)
+    }
+
+    /// Like [`Env::start_login`], with the login's own timeout in seconds.
+    pub fn start_login_with_timeout(&self, secs: u64) -> LoginRun {
         let mut child = self
             .command()
-            .args(["login", "--no-browser", "--timeout", "60"])
+            .args(["login", "--no-browser", "--timeout", &secs.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn login");
-        let stdout = child.stdout.take().expect("stdout");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
-            .expect("read url");
+        std::io::BufRead::read_line(&mut stdout, &mut line).expect("read url");
         let url = url::Url::parse(line.trim()).expect("login printed a URL");
-        LoginRun { url, child }
+        LoginRun { url, child, stdout }
     }
 
     /// Runs the whole sign-in against the sandbox, acting as the browser.
@@ -252,12 +271,8 @@ impl Env {
         let run = self.start_login();
         let page = browse(&run.url).await;
         assert!(page.contains("Signed in"), "{page}");
-        let out = run.child.wait_with_output().expect("login exits");
-        assert!(
-            out.status.success(),
-            "login failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (code, _, stderr) = run.finish();
+        assert_eq!(code, Some(0), "login failed: {stderr}");
     }
 }
 
