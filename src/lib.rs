@@ -3,7 +3,10 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: the command line (`serve`, `sandbox`, `demo`, `audit …`); the only place that prints.
+//! - [`cli`]: the command line (`serve`, `login`, `logout`, `status`, `sandbox`, `demo`,
+//!   `audit …`); the only place that prints.
+//! - [`auth`]: OAuth 2.0 sign-in (PKCE + loopback callback), the 0600 credential store, and
+//!   token refresh that is single-flight within and across processes.
 //! - [`config`]: `config.toml` + environment → validated [`config::Settings`].
 //! - [`mcp`]: the MCP server: tool definitions, per-call audit wrapper, text rendering.
 //! - [`atlassian`]: the one HTTP client for Jira and Confluence (auth, retries, error mapping,
@@ -12,7 +15,8 @@
 //! - [`sanitize`]: strips invisible and bidirectional control characters from upstream text.
 //! - [`policy`]: tool allow/deny, read-only, project/space confinement.
 //! - [`audit`]: the JSONL audit log (hash chain, locking, rotation) and its readers.
-//! - [`sandbox`]: a built-in Atlassian-compatible site on loopback for demos, tests and benchmarks.
+//! - [`sandbox`]: a built-in Atlassian-compatible site (Jira, Confluence, OAuth 3LO) on loopback
+//!   for demos, tests and benchmarks.
 //! - [`secret`]: the `Secret` wrapper that keeps credentials out of every output.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
