@@ -247,7 +247,8 @@ fn heading(t: &str) -> Option<(u8, &str)> {
         && b[2] == b'.'
     {
         let rest = &t[3..];
-        if rest.is_empty() || rest.starts_with([' ', '\t']) {
+        // `h1.` with no title is not a heading: keep the text rather than lose it.
+        if rest.starts_with([' ', '\t']) && !rest.trim().is_empty() {
             return Some((b[1] - b'0', rest.trim()));
         }
     }
