@@ -13,9 +13,7 @@ use crate::sanitize::clean_text;
 pub fn adf_to_markdown(doc: &Value) -> String {
     match doc {
         Value::Null => String::new(),
-        Value::String(s) => clean_text(s)
-            .trim_matches(|c: char| c == '\n' || c.is_whitespace())
-            .to_string(),
+        Value::String(s) => clean_text(s).trim().to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::Array(items) => render_document(&blocks_of(items, 0)),
