@@ -363,20 +363,24 @@ fn serve_without_site_is_a_usage_error() {
     assert!(stderr.contains("serve --sandbox"), "{stderr}");
 }
 
+/// Runs `serve` with `config` as `<home>/config.toml` and no stdin.
+fn serve_with_config(home: &std::path::Path, config: &str) -> std::process::Output {
+    std::fs::write(home.join("config.toml"), config).unwrap();
+    std::process::Command::new(crate::support::BIN)
+        .arg("serve")
+        .env("ATLASSIAN_MCP_BRIDGE_HOME", home)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn bad_config_names_file_and_key_and_exits_2() {
     let home = tempfile::tempdir().unwrap();
-    std::fs::write(
-        home.path().join("config.toml"),
+    let out = serve_with_config(
+        home.path(),
         "[site]\nurl = \"http://jira.example.com\"\npat = \"x\"\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(crate::support::BIN)
-        .arg("serve")
-        .env("ATLASSIAN_MCP_BRIDGE_HOME", home.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -384,17 +388,7 @@ fn bad_config_names_file_and_key_and_exits_2() {
         "{stderr}"
     );
 
-    std::fs::write(
-        home.path().join("config.toml"),
-        "[policy]\nread_onyl = true\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(crate::support::BIN)
-        .arg("serve")
-        .env("ATLASSIAN_MCP_BRIDGE_HOME", home.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = serve_with_config(home.path(), "[policy]\nread_onyl = true\n");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

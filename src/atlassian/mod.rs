@@ -51,8 +51,7 @@ enum Routing {
 /// The cloud id of the current sign-in (re-read from the store if the process has none yet).
 fn oauth_cloud_id(tokens: &TokenManager, configured: &Option<String>) -> String {
     tokens
-        .credentials_or_load()
-        .map(|c| c.cloud_id)
+        .cloud_id()
         .or_else(|| configured.clone())
         .unwrap_or_else(|| "not-signed-in".to_string())
 }

@@ -67,17 +67,24 @@ impl TokenManager {
         self.current.read().ok().and_then(|c| c.clone())
     }
 
-    /// Like [`TokenManager::credentials`], but reads the store when this process has none yet
-    /// (someone may have run `login` while the server was running).
-    pub fn credentials_or_load(&self) -> Option<Credentials> {
-        if let Some(c) = self.credentials() {
-            return Some(c);
+    /// The signed-in site's cloud id, reading the store when this process has no sign-in yet
+    /// (someone may have run `login` while the server was running). Called per request, so it
+    /// copies only the id.
+    pub fn cloud_id(&self) -> Option<String> {
+        if let Some(id) = self
+            .current
+            .read()
+            .ok()
+            .and_then(|c| c.as_ref().map(|c| c.cloud_id.clone()))
+        {
+            return Some(id);
         }
         let loaded = self.store.load().ok().flatten();
+        let id = loaded.as_ref().map(|c| c.cloud_id.clone());
         if loaded.is_some() {
-            self.set(loaded.clone());
+            self.set(loaded);
         }
-        loaded
+        id
     }
 
     /// A valid access token. `rejected` is a token the server just refused with 401: a fresh

@@ -34,50 +34,24 @@ fn issue_missing() -> Reply {
     Reply::jira_not_found("Issue does not exist or you do not have permission to see it.")
 }
 
-/// Routes `/rest/api/3/…` on the Cloud site.
-pub(crate) fn cloud(ctx: &Ctx<'_>, rest: &[&str]) -> Reply {
+/// Routes `/rest/api/3/…` on the Cloud site and `/dc/rest/api/2/…` on the Data Center site:
+/// the same resources, except search (Cloud removed `/search` for `/search/jql`) and the
+/// project list (DC's plain `/project` array, Cloud's paged `/project/search`).
+pub(crate) fn route(ctx: &Ctx<'_>, rest: &[&str]) -> Reply {
     let get = *ctx.method == Method::GET;
+    let cloud = ctx.site == Site::Cloud;
     match rest {
-        ["search"] => removed_search(),
-        ["search", "jql"] => {
-            if get || *ctx.method == Method::POST {
-                search_jql(ctx)
-            } else {
-                method_not_allowed()
-            }
-        }
+        ["search"] if cloud => removed_search(),
+        ["search", "jql"] if cloud => get_or_post(ctx, search_jql),
+        ["search"] => get_or_post(ctx, dc_search),
         _ if !get => method_not_allowed(),
         ["issue", "createmeta", p, "issuetypes"] => createmeta_types(ctx, p),
         ["issue", "createmeta", p, "issuetypes", t] => createmeta_fields(ctx, p, t),
         ["issue", key] => get_issue(ctx, key),
         ["issue", key, "comment"] => comments(ctx, key),
         ["issue", key, "transitions"] => transitions(ctx, key),
-        ["project", "search"] => project_search(ctx),
-        ["project", key] => get_project(ctx, key),
-        ["myself"] => myself(ctx),
-        ["serverInfo"] => server_info(ctx),
-        _ => not_found(),
-    }
-}
-
-/// Routes `/dc/rest/api/2/…` on the Data Center site.
-pub(crate) fn dc(ctx: &Ctx<'_>, rest: &[&str]) -> Reply {
-    let get = *ctx.method == Method::GET;
-    match rest {
-        ["search"] => {
-            if get || *ctx.method == Method::POST {
-                dc_search(ctx)
-            } else {
-                method_not_allowed()
-            }
-        }
-        _ if !get => method_not_allowed(),
-        ["issue", "createmeta", p, "issuetypes"] => createmeta_types(ctx, p),
-        ["issue", "createmeta", p, "issuetypes", t] => createmeta_fields(ctx, p, t),
-        ["issue", key] => get_issue(ctx, key),
-        ["issue", key, "comment"] => comments(ctx, key),
-        ["issue", key, "transitions"] => transitions(ctx, key),
-        ["project"] => Reply::ok(Value::Array(
+        ["project", "search"] if cloud => project_search(ctx),
+        ["project"] if !cloud => Reply::ok(Value::Array(
             ctx.store
                 .projects
                 .iter()
@@ -88,6 +62,15 @@ pub(crate) fn dc(ctx: &Ctx<'_>, rest: &[&str]) -> Reply {
         ["myself"] => myself(ctx),
         ["serverInfo"] => server_info(ctx),
         _ => not_found(),
+    }
+}
+
+/// Searches answer GET and POST alike.
+fn get_or_post(ctx: &Ctx<'_>, handler: fn(&Ctx<'_>) -> Reply) -> Reply {
+    if *ctx.method == Method::GET || *ctx.method == Method::POST {
+        handler(ctx)
+    } else {
+        method_not_allowed()
     }
 }
 

@@ -689,11 +689,11 @@ fn fault_reply(family: Family, spec: &FaultSpec) -> Reply {
 
 fn dispatch(ctx: &Ctx<'_>, family: Family, segs: &[&str]) -> Reply {
     match (ctx.site, segs) {
-        (Site::Cloud, ["rest", "api", "3", rest @ ..]) => jira::cloud(ctx, rest),
+        (Site::Cloud, ["rest", "api", "3", rest @ ..]) => jira::route(ctx, rest),
         (Site::Cloud, ["rest", "api", "2", "search"]) => jira::removed_search(),
         (Site::Cloud, ["wiki", "rest", "api", rest @ ..]) => confluence::v1(ctx, rest),
         (Site::Cloud, ["wiki", "api", "v2", rest @ ..]) => confluence::v2(ctx, rest),
-        (Site::Dc, ["rest", "api", "2", rest @ ..]) => jira::dc(ctx, rest),
+        (Site::Dc, ["rest", "api", "2", rest @ ..]) => jira::route(ctx, rest),
         (Site::Dc, ["rest", "api", rest @ ..]) if family == Family::ConfluenceV1 => {
             confluence::dc(ctx, rest)
         }
