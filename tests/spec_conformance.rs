@@ -9,10 +9,10 @@ use crate::support::{Env, Flavor, call, ok};
 
 fn spec(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/specs")
+        .join("tests/specs")
         .join(name);
     let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (shared/ must sit beside the repo)", path.display()));
+        .unwrap_or_else(|e| panic!("{}: {e} (tests/specs ships with the repository)", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 

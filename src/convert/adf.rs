@@ -898,13 +898,9 @@ mod tests {
     fn fixtures_validate_against_adf_schema() {
         let schema_text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/specs/adf.schema.json"
+            "/tests/specs/adf.schema.json"
         ))
-        .or_else(|_| std::fs::read_to_string("/work/shared/specs/adf.schema.json"));
-        let Ok(schema_text) = schema_text else {
-            // The shared spec directory is not part of the crate; skip when it is absent.
-            return;
-        };
+        .expect("tests/specs/adf.schema.json ships with the repository");
         let schema: Value = serde_json::from_str(&schema_text).unwrap();
         let validator = jsonschema::validator_for(&schema).unwrap();
         let fixture = jira_description();

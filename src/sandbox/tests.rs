@@ -434,7 +434,7 @@ fn seed_data_has_the_promised_shape() {
 // ---------------------------------------------------------------------------------------------
 
 fn spec_dir() -> String {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/specs").to_string()
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/specs").to_string()
 }
 
 fn load(name: &str) -> Value {
