@@ -761,13 +761,13 @@ fn resolve_policy(raw: RawPolicy, file: &str) -> Result<PolicySettings, ConfigEr
     let check_tools = |list: Option<Vec<String>>, key: &str| -> Result<Vec<String>, ConfigError> {
         let list = list.unwrap_or_default();
         for name in &list {
-            if !crate::policy::KNOWN_TOOLS.contains(&name.as_str()) {
+            if crate::catalog::find(name).is_none() {
                 return Err(ConfigError::key(
                     file,
                     key,
                     format!(
                         "names unknown tool `{name}`; known tools: {}",
-                        crate::policy::KNOWN_TOOLS.join(", ")
+                        crate::catalog::names().collect::<Vec<_>>().join(", ")
                     ),
                 ));
             }

@@ -7,22 +7,28 @@
 //!   `audit …`); the only place that prints.
 //! - [`auth`]: OAuth 2.0 sign-in (PKCE + loopback callback), the 0600 credential store, and
 //!   token refresh that is single-flight within and across processes.
+//! - [`catalog`]: the one list of tools (name, read/write, served or planned) that config,
+//!   policy, the router and the tests read.
 //! - [`config`]: `config.toml` + environment → validated [`config::Settings`].
 //! - [`mcp`]: the MCP server: tool definitions, per-call audit wrapper, text rendering.
 //! - [`atlassian`]: the one HTTP client for Jira and Confluence (auth, retries, error mapping,
 //!   Cloud vs Data Center endpoints), reporting every request to the calling tool's audit record.
 //! - [`convert`]: ADF, Confluence storage XHTML and Jira wiki markup → Markdown.
 //! - [`sanitize`]: strips invisible and bidirectional control characters from upstream text.
-//! - [`policy`]: tool allow/deny, read-only, project/space confinement.
+//! - [`policy`]: tool allow/deny, read-only, project/space confinement, bulk limits: asked
+//!   through intent-level methods (`admit_jql`, `admit_issue`, `admit_project`, `admit_bulk` …).
 //! - [`audit`]: the JSONL audit log (hash chain, locking, rotation) and its readers.
 //! - [`sandbox`]: a built-in Atlassian-compatible site (Jira, Confluence, OAuth 3LO) on loopback
 //!   for demos, tests and benchmarks.
 //! - [`secret`]: the `Secret` wrapper that keeps credentials out of every output.
+//! - [`upstream`]: what every outbound request shares (User-Agent, per-call trace and retry
+//!   budget, URL segments, Atlassian error bodies); a leaf under both `atlassian` and `auth`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod atlassian;
 pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod convert;
@@ -31,3 +37,4 @@ pub mod policy;
 pub mod sandbox;
 pub mod sanitize;
 pub mod secret;
+pub mod upstream;

@@ -1,30 +1,19 @@
 //! Local guard rails: which tools exist for this session and what data they may touch.
 
-/// Every tool name the product defines (SPEC §5), including tools that later versions add.
-///
-/// Config validation checks `allow_tools`/`deny_tools` against this list so that a typo is an
-/// error instead of a silently ineffective rule.
-pub const KNOWN_TOOLS: &[&str] = &[
-    "atlassian_whoami",
-    "confluence_bulk_create_pages",
-    "confluence_create_page",
-    "confluence_get_page",
-    "confluence_list_spaces",
-    "confluence_search",
-    "confluence_summarize_page",
-    "jira_add_comment",
-    "jira_bulk_create_issues",
-    "jira_create_issue",
-    "jira_get_create_fields",
-    "jira_get_issue",
-    "jira_list_projects",
-    "jira_search",
-    "jira_summarize_issue",
-    "jira_summarize_search",
-    "jira_transition_issue",
-];
-
+use crate::catalog::{Access, ToolInfo};
 use crate::config::PolicySettings;
+
+/// Why policy refused something: the caller maps it to its own error type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Outside what this bridge allows (a `denied` audit outcome).
+    Denied(String),
+    /// The request itself is malformed in a way policy cannot confine (an `error` outcome).
+    Invalid(String),
+}
+
+/// Fields whose values describe *other* issues (possibly outside the project allowlist).
+const CROSS_PROJECT_FIELDS: &[&str] = &["issuelinks", "subtasks", "parent"];
 
 /// The policy in force for this process, answering every "may this happen?" question.
 #[derive(Debug, Clone)]
@@ -44,7 +33,8 @@ impl Policy {
     }
 
     /// Whether a tool is offered at all; `Err` carries the reason shown when it is called anyway.
-    pub fn check_tool(&self, name: &str, read_only_tool: bool) -> Result<(), String> {
+    pub fn admit_tool(&self, tool: &ToolInfo) -> Result<(), String> {
+        let name = tool.name;
         if self.settings.deny_tools.iter().any(|t| t == name) {
             return Err(format!(
                 "tool `{name}` is disabled by this bridge's policy (policy.deny_tools)"
@@ -57,10 +47,127 @@ impl Policy {
                 "tool `{name}` is not enabled by this bridge's policy (policy.allow_tools)"
             ));
         }
-        if self.settings.read_only && !read_only_tool {
+        if self.settings.read_only && tool.access == Access::Write {
             return Err(format!(
                 "tool `{name}` writes to Atlassian, and this bridge is read-only (policy.read_only)"
             ));
+        }
+        Ok(())
+    }
+
+    /// Admits a JQL query: refuses an empty one when nothing confines it, and returns it
+    /// wrapped in the project allowlist (`project in (…) AND (<jql>) ORDER BY …`).
+    pub fn admit_jql(&self, jql: &str) -> Result<String, Refusal> {
+        let jql = jql.trim();
+        if jql.is_empty() && self.settings.jira_projects.is_empty() {
+            return Err(Refusal::Invalid(
+                "jql must not be empty; e.g. `assignee = currentUser() AND resolution = Unresolved ORDER BY updated DESC`".to_string(),
+            ));
+        }
+        self.confine_jql(jql)
+            .map_err(|e| Refusal::Invalid(format!("{e}; fix the JQL and try again")))
+    }
+
+    /// Admits a CQL query like [`Policy::admit_jql`], confined to the space allowlist.
+    pub fn admit_cql(&self, cql: &str) -> Result<String, Refusal> {
+        let cql = cql.trim();
+        if cql.is_empty() && self.settings.confluence_spaces.is_empty() {
+            return Err(Refusal::Invalid(
+                "cql must not be empty; e.g. `type = page AND text ~ \"onboarding\"`".to_string(),
+            ));
+        }
+        self.confine_cql(cql)
+            .map_err(|e| Refusal::Invalid(format!("{e}; fix the CQL and try again")))
+    }
+
+    /// Admits extra search fields: fields that describe *other* issues (links, sub-tasks,
+    /// parent) could show issues outside the project allowlist, so they are refused under one.
+    pub fn admit_search_fields(&self, fields: &[String]) -> Result<(), Refusal> {
+        if self.settings.jira_projects.is_empty() {
+            return Ok(());
+        }
+        match fields
+            .iter()
+            .find(|f| CROSS_PROJECT_FIELDS.contains(&f.as_str()))
+        {
+            Some(f) => Err(Refusal::Denied(format!(
+                "field `{f}` can show issues from other projects, so it is not available while policy.jira_projects is set"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Admits a request naming an issue key, before anything is fetched or written.
+    ///
+    /// Numeric issue ids name no project; [`Policy::admit_fetched_issue`] checks those.
+    pub fn admit_issue(&self, key: &str) -> Result<(), Refusal> {
+        self.check_issue_key(key).map_err(Refusal::Denied)
+    }
+
+    /// Admits an issue once its current project is known (a key may resolve to a moved issue).
+    pub fn admit_fetched_issue(&self, key: &str, project: Option<&str>) -> Result<(), Refusal> {
+        match project {
+            Some(p) if self.project_allowed(p) => Ok(()),
+            Some(p) => Err(Refusal::Denied(self.project_denial(p))),
+            None if self.settings.jira_projects.is_empty() => Ok(()),
+            None => Err(Refusal::Denied(format!(
+                "issue {key} names no project, so policy.jira_projects cannot allow it"
+            ))),
+        }
+    }
+
+    /// True when an issue seen in a result may be shown: with an allowlist, an issue must
+    /// prove its project (by its project field, else by its key).
+    pub fn issue_visible(&self, key: &str, project: Option<&str>) -> bool {
+        match project {
+            Some(p) => self.project_allowed(p),
+            None => self.settings.jira_projects.is_empty() && self.check_issue_key(key).is_ok(),
+        }
+    }
+
+    /// Admits a project as the target of a create (or the subject of createmeta).
+    pub fn admit_project(&self, project: &str) -> Result<(), Refusal> {
+        if self.project_allowed(project) {
+            Ok(())
+        } else {
+            Err(Refusal::Denied(self.project_denial(project)))
+        }
+    }
+
+    /// Admits a space as the target of a page create or a space listing.
+    pub fn admit_space(&self, space: &str) -> Result<(), Refusal> {
+        if self.space_allowed(space) {
+            Ok(())
+        } else {
+            Err(Refusal::Denied(self.space_denial(space)))
+        }
+    }
+
+    /// Admits a page once its space is known.
+    pub fn admit_fetched_page(&self, id: &str, space: Option<&str>) -> Result<(), Refusal> {
+        if self.settings.confluence_spaces.is_empty() {
+            return Ok(());
+        }
+        match space {
+            Some(key) if self.space_allowed(key) => Ok(()),
+            Some(key) => Err(Refusal::Denied(format!(
+                "page {id} is in space {key}; {}",
+                self.space_denial(key)
+            ))),
+            None => Err(Refusal::Denied(format!(
+                "page {id}'s space could not be determined, so policy.confluence_spaces cannot allow it"
+            ))),
+        }
+    }
+
+    /// Admits a bulk call of `items` items against `policy.max_bulk_items`, before anything
+    /// is sent.
+    pub fn admit_bulk(&self, items: usize) -> Result<(), Refusal> {
+        let max = self.settings.max_bulk_items;
+        if items > max as usize {
+            return Err(Refusal::Denied(format!(
+                "{items} items is more than this bridge allows in one bulk call ({max}, policy.max_bulk_items); split the items into calls of at most {max}"
+            )));
         }
         Ok(())
     }
@@ -296,19 +403,20 @@ mod tests {
 
     #[test]
     fn tool_checks() {
+        let tool = |n: &str| crate::catalog::find(n).unwrap();
         let p = Policy::new(PolicySettings {
             deny_tools: vec!["jira_search".into()],
             allow_tools: vec!["jira_search".into(), "jira_get_issue".into()],
             ..PolicySettings::default()
         });
         assert!(
-            p.check_tool("jira_search", true)
+            p.admit_tool(tool("jira_search"))
                 .unwrap_err()
                 .contains("deny_tools")
         );
-        assert!(p.check_tool("jira_get_issue", true).is_ok());
+        assert!(p.admit_tool(tool("jira_get_issue")).is_ok());
         assert!(
-            p.check_tool("confluence_search", true)
+            p.admit_tool(tool("confluence_search"))
                 .unwrap_err()
                 .contains("allow_tools")
         );
@@ -317,11 +425,43 @@ mod tests {
             ..PolicySettings::default()
         });
         assert!(
-            p.check_tool("jira_create_issue", false)
+            p.admit_tool(tool("jira_create_issue"))
                 .unwrap_err()
                 .contains("read-only")
         );
-        assert!(p.check_tool("jira_search", true).is_ok());
+        assert!(p.admit_tool(tool("jira_search")).is_ok());
+    }
+
+    #[test]
+    fn bulk_limit_names_the_limit() {
+        let p = Policy::new(PolicySettings {
+            max_bulk_items: 10,
+            ..PolicySettings::default()
+        });
+        assert!(p.admit_bulk(10).is_ok());
+        let Err(Refusal::Denied(m)) = p.admit_bulk(11) else {
+            panic!("11 > 10 must be refused");
+        };
+        assert!(m.contains("max_bulk_items") && m.contains("10"), "{m}");
+    }
+
+    #[test]
+    fn fetched_items_prove_their_container() {
+        let p = policy(&["ENG"], &["DOCS"]);
+        assert!(p.admit_fetched_issue("10001", Some("ENG")).is_ok());
+        assert!(p.admit_fetched_issue("10001", Some("SEC")).is_err());
+        assert!(p.admit_fetched_issue("10001", None).is_err());
+        assert!(p.admit_fetched_page("1", Some("DOCS")).is_ok());
+        assert!(p.admit_fetched_page("1", None).is_err());
+        assert!(
+            !p.issue_visible("ENG-1", None),
+            "with an allowlist the project field is needed"
+        );
+        assert!(p.issue_visible("X-1", Some("ENG")));
+        assert!(p.admit_search_fields(&["issuelinks".into()]).is_err());
+        let open = Policy::new(PolicySettings::default());
+        assert!(open.issue_visible("ENG-1", None));
+        assert!(open.admit_search_fields(&["issuelinks".into()]).is_ok());
     }
 
     #[test]

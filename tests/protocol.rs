@@ -8,16 +8,12 @@ use serde_json::{Value, json};
 
 use crate::support::{Env, Flavor, call, err};
 
-const READ_TOOLS: [&str; 8] = [
-    "atlassian_whoami",
-    "confluence_get_page",
-    "confluence_list_spaces",
-    "confluence_search",
-    "jira_get_create_fields",
-    "jira_get_issue",
-    "jira_list_projects",
-    "jira_search",
-];
+use atlassian_mcp_bridge::catalog::{self, Access};
+
+/// The tools this build serves, from the one catalog.
+fn served() -> Vec<&'static str> {
+    catalog::served().map(|t| t.name).collect()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn initialize_reports_our_name_and_version() {
@@ -72,7 +68,7 @@ async fn tools_list_is_complete_documented_and_small() {
     let client = env.client().await;
     let tools = client.list_all_tools().await.expect("tools/list");
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    assert_eq!(names, READ_TOOLS);
+    assert_eq!(names, served());
     let payload = serde_json::to_vec(&json!({ "tools": tools })).unwrap();
     assert!(
         payload.len() <= 25_000,
@@ -95,7 +91,13 @@ async fn tools_list_is_complete_documented_and_small() {
                 tool.name
             );
         }
-        assert_eq!(a["readOnlyHint"], true, "{}", tool.name);
+        let info = catalog::find(&tool.name).unwrap();
+        assert_eq!(
+            a["readOnlyHint"],
+            info.access == Access::Read,
+            "{}",
+            tool.name
+        );
         assert!(tool.description.as_ref().is_some_and(|d| d.len() > 20));
         assert_eq!(v["inputSchema"]["type"], "object", "{}", tool.name);
         assert_eq!(v["outputSchema"]["type"], "object", "{}", tool.name);
@@ -118,11 +120,29 @@ async fn tools_list_is_complete_documented_and_small() {
     client.cancel().await.ok();
 }
 
+/// The Python peer's expected tool list is the catalog's (it cannot import the catalog).
+#[test]
+fn python_peer_expects_the_catalog() {
+    let text = include_str!("peers/python_sdk_client.py");
+    let block = text
+        .split("EXPECTED_TOOLS = {")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .expect("EXPECTED_TOOLS in python_sdk_client.py");
+    let mut listed: Vec<&str> = block
+        .split(',')
+        .map(|s| s.trim().trim_matches('"'))
+        .filter(|s| !s.is_empty())
+        .collect();
+    listed.sort_unstable();
+    assert_eq!(listed, served());
+}
+
 /// The Rust types behind every schema document every input and output field.
 #[test]
 fn every_input_and_output_field_is_documented_in_the_types() {
     let tools = atlassian_mcp_bridge::mcp::BridgeServer::all_tools_documented();
-    assert_eq!(tools.len(), READ_TOOLS.len());
+    assert_eq!(tools.len(), served().len());
     for tool in tools {
         let v = serde_json::to_value(&tool).unwrap();
         let mut missing = Vec::new();

@@ -11,8 +11,12 @@ fn spec(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/specs")
         .join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (tests/specs ships with the repository)", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (tests/specs ships with the repository)",
+            path.display()
+        )
+    });
     serde_json::from_str(&text).unwrap()
 }
 

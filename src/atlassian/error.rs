@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::sanitize::clean_text;
+pub use crate::upstream::parse_error_body;
 
 /// Which product answered, so messages can name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,9 +132,10 @@ impl ApiError {
                     403 => format!(
                         "{name} denied access (403: {detail}); the account lacks permission for this"
                     ),
-                    404 => format!(
-                        "not found in {name} (404: {detail}); it does not exist or this account cannot see it"
+                    404 if messages.is_empty() => format!(
+                        "not found in {name} (404); it does not exist or this account cannot see it"
                     ),
+                    404 => format!("not found in {name} (404): {detail}"),
                     410 => format!("{name} says this API has been removed (410: {detail})"),
                     413 => format!("{name} says the request is too large (413: {detail})"),
                     s if *s >= 500 => {
@@ -197,80 +198,6 @@ impl ApiError {
                 product.name()
             ),
         }
-    }
-}
-
-/// Extracts the server's messages from an error body of any Atlassian shape.
-///
-/// Returns an empty list when the body has no recognisable message (the caller then
-/// reports the status alone). HTML error pages are reduced to their `<title>`.
-pub fn parse_error_body(body: &[u8]) -> Vec<String> {
-    let mut out = Vec::new();
-    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
-        let text = String::from_utf8_lossy(body);
-        let text = text.trim();
-        if let Some(start) = text.find("<title>") {
-            let rest = &text[start + 7..];
-            if let Some(end) = rest.find("</title>") {
-                out.push(limit(rest[..end].trim()));
-            }
-        } else if !text.is_empty() && !text.starts_with('<') {
-            out.push(limit(text));
-        }
-        return out;
-    };
-    // Jira ErrorCollection: {"errorMessages":[...],"errors":{field: msg}}
-    if let Some(list) = json.get("errorMessages").and_then(|v| v.as_array()) {
-        out.extend(list.iter().filter_map(|m| m.as_str()).map(limit));
-    }
-    if let Some(map) = json.get("errors").and_then(|v| v.as_object()) {
-        out.extend(
-            map.iter()
-                .filter_map(|(k, v)| v.as_str().map(|m| limit(&format!("{k}: {m}")))),
-        );
-    }
-    // Confluence v2: {"errors":[{"status":400,"code":"…","title":"…","detail":"…"}]}
-    if let Some(list) = json.get("errors").and_then(|v| v.as_array()) {
-        for e in list {
-            let title = e.get("title").and_then(|v| v.as_str());
-            let detail = e.get("detail").and_then(|v| v.as_str());
-            let code = e.get("code").and_then(|v| v.as_str());
-            let text = match (title, detail) {
-                (Some(t), Some(d)) if !d.is_empty() => format!("{t}: {d}"),
-                (Some(t), _) => t.to_string(),
-                (None, Some(d)) => d.to_string(),
-                (None, None) => code.unwrap_or_default().to_string(),
-            };
-            if !text.is_empty() {
-                out.push(limit(&text));
-            }
-        }
-    }
-    // Confluence v1 / gateway: {"message": "..."} (+ "reason")
-    if out.is_empty()
-        && let Some(m) = json.get("message").and_then(|v| v.as_str())
-    {
-        out.push(limit(m));
-    }
-    if out.is_empty()
-        && let Some(m) = json
-            .get("error_description")
-            .or_else(|| json.get("error"))
-            .and_then(|v| v.as_str())
-    {
-        out.push(limit(m));
-    }
-    out
-}
-
-/// Keeps server messages to a readable length and free of control characters.
-fn limit(s: &str) -> String {
-    let s = clean_text(s);
-    if s.chars().count() > 500 {
-        let cut: String = s.chars().take(500).collect();
-        format!("{cut}…")
-    } else {
-        s
     }
 }
 

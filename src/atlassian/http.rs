@@ -1,7 +1,6 @@
 //! The one HTTP client: auth header, User-Agent, timeouts, redirect rule, retries, and
 //! reporting of every request to the tool call that made it.
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -10,12 +9,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use url::Url;
 
-use crate::atlassian::error::{ApiError, Product, parse_error_body};
-use crate::audit::Upstream;
+use crate::atlassian::error::{ApiError, Product};
 use crate::secret::Secret;
-
-/// The product's User-Agent, so site admins can tell our traffic apart.
-pub const USER_AGENT: &str = concat!("atlassian-mcp-bridge/", env!("CARGO_PKG_VERSION"));
+use crate::upstream::parse_error_body;
+pub use crate::upstream::{CallTrace, RetryPolicy, USER_AGENT};
 
 /// Largest response body we accept (protects memory against a misbehaving server).
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -66,86 +63,6 @@ enum Authorizer {
     Static(HeaderValue),
     /// A bearer token from the sign-in, refreshed on demand.
     OAuth(std::sync::Arc<crate::auth::tokens::TokenManager>),
-}
-
-/// Retry limits (SPEC §9): at most `max_retries` retries and `max_wait` of waiting per tool call.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Retries allowed within one tool call.
-    pub max_retries: u32,
-    /// Total time one tool call may spend waiting between attempts.
-    pub max_wait: Duration,
-    /// First backoff when the server gives no `Retry-After` (doubles per attempt, ±30 % jitter).
-    pub base_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_retries: 4,
-            max_wait: Duration::from_secs(30),
-            base_backoff: Duration::from_secs(1),
-        }
-    }
-}
-
-/// Per-tool-call record of upstream requests and of the retry budget spent.
-///
-/// One `CallTrace` is created for each `tools/call`; every request made on its behalf is
-/// appended here and ends up in that call's audit record.
-#[derive(Debug, Default)]
-pub struct CallTrace {
-    inner: Mutex<TraceInner>,
-}
-
-#[derive(Debug, Default)]
-struct TraceInner {
-    upstream: Vec<Upstream>,
-    retries: u32,
-    waited: Duration,
-}
-
-impl CallTrace {
-    /// A fresh trace with an unspent budget.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Records one upstream request (also used by the OAuth token client).
-    pub(crate) fn record(&self, method: &Method, path: &str, status: u16, elapsed: Duration) {
-        if let Ok(mut inner) = self.inner.lock() {
-            inner.upstream.push(Upstream {
-                method: method.as_str().to_string(),
-                path: path.to_string(),
-                status,
-                ms: (elapsed.as_secs_f64() * 10_000.0).round() / 10.0,
-            });
-        }
-    }
-
-    /// Reserves one retry that waits `wait`; false when the call's budget would be exceeded.
-    fn take_retry(&self, policy: &RetryPolicy, wait: Duration) -> bool {
-        let Ok(mut inner) = self.inner.lock() else {
-            return false;
-        };
-        let Some(waited) = inner.waited.checked_add(wait) else {
-            return false;
-        };
-        if inner.retries >= policy.max_retries || waited > policy.max_wait {
-            return false;
-        }
-        inner.retries += 1;
-        inner.waited = waited;
-        true
-    }
-
-    /// The requests made so far, in order.
-    pub fn upstream(&self) -> Vec<Upstream> {
-        self.inner
-            .lock()
-            .map(|i| i.upstream.clone())
-            .unwrap_or_default()
-    }
 }
 
 /// One request to send.

@@ -18,8 +18,9 @@ use std::sync::{Arc, Mutex};
 
 use url::Url;
 
+pub use crate::upstream::{CallTrace, RetryPolicy, with_segments};
 pub use error::{ApiError, Product};
-pub use http::{CallTrace, Credentials, HttpClient, RetryPolicy};
+pub use http::{Credentials, HttpClient};
 
 use crate::auth::tokens::TokenManager;
 use crate::config::{Auth, Deployment, SiteSettings};
@@ -199,24 +200,6 @@ impl Api {
     /// A link a person can open for an issue.
     pub fn issue_url(&self, key: &str) -> String {
         with_segments(&self.site, &["browse", key]).to_string()
-    }
-}
-
-/// `base` with extra path segments appended (each percent-encoded).
-pub(crate) fn with_segments(base: &Url, segments: &[&str]) -> Url {
-    let mut url = base.clone();
-    push_segments(&mut url, segments);
-    url
-}
-
-fn push_segments(url: &mut Url, segments: &[&str]) {
-    // Invariant-free: `path_segments_mut` only fails for cannot-be-a-base URLs, and config
-    // validation guarantees http(s) URLs with a host; on that impossible path we keep the URL.
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty();
-        for s in segments {
-            path.push(s);
-        }
     }
 }
 

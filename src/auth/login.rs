@@ -16,10 +16,10 @@ use url::Url;
 
 use super::store::{Account, CredentialStore, Credentials};
 use super::{Issued, Traced, describe_token_error, http_client, login_client};
-use crate::atlassian::CallTrace;
 use crate::config::{OAuthSettings, SiteSettings};
 use crate::sanitize::clean_text;
 use crate::secret::Secret;
+use crate::upstream::CallTrace;
 
 /// Why sign-in failed.
 #[derive(Debug, thiserror::Error)]
@@ -84,8 +84,8 @@ struct CallbackQuery {
 struct Callback {
     state: String,
     done: Mutex<Option<oneshot::Sender<String>>>,
-    /// Errors the authorization server reported (with our state); the flow keeps waiting, so
-    /// the person can try again from the same link, and they are reported at the timeout.
+    /// An error the authorization server reported with our `state` (a declined consent): the
+    /// server's real answer to our request, so it ends the flow at once.
     errors: tokio::sync::mpsc::UnboundedSender<String>,
 }
 
@@ -147,8 +147,8 @@ async fn on_callback(
             page(
                 "Sign-in not completed",
                 &format!(
-                    "The authorization server said: {shown}. You can open the sign-in link from \
-                     the terminal again to retry, or stop the login command."
+                    "The authorization server said: {shown}. The login command has stopped; run \
+                     it again to retry."
                 ),
             )
         }
@@ -234,20 +234,11 @@ pub async fn login(
         "Waiting up to {} s for the browser to come back to {redirect} …",
         options.timeout.as_secs()
     ));
-    // Wait for a code; report authorization-server errors as they come, and keep waiting.
-    let mut last_error: Option<String> = None;
+    // Wait for a code, or for the authorization server's error answer (a declined consent).
     let outcome = tokio::time::timeout(options.timeout, async {
-        let mut rx = rx;
-        loop {
-            tokio::select! {
-                code = &mut rx => return code,
-                Some(e) = errors_rx.recv() => {
-                    ui.message(&format!(
-                        "The authorization server reported: {e}. Open the link again to retry, or press Ctrl-C."
-                    ));
-                    last_error = Some(e);
-                }
-            }
+        tokio::select! {
+            code = rx => code.map(Ok),
+            Some(e) = errors_rx.recv() => Ok(Err(e)),
         }
     })
     .await;
@@ -263,18 +254,18 @@ pub async fn login(
     }
     let code = match outcome {
         Err(_) => {
-            return Err(failed(match last_error {
-                Some(e) => format!(
-                    "sign-in was not completed: the authorization server reported {e}; run `atlassian-mcp-bridge login` again"
-                ),
-                None => format!(
-                    "no sign-in arrived within {} s; run `atlassian-mcp-bridge login` again",
-                    options.timeout.as_secs()
-                ),
-            }));
+            return Err(failed(format!(
+                "no sign-in arrived within {} s; run `atlassian-mcp-bridge login` again",
+                options.timeout.as_secs()
+            )));
         }
         Ok(Err(_)) => return Err(failed("the sign-in listener stopped unexpectedly".into())),
-        Ok(Ok(code)) => code,
+        Ok(Ok(Err(e))) => {
+            return Err(failed(format!(
+                "sign-in was not completed: the authorization server answered {e}; run `atlassian-mcp-bridge login` again (and allow access) to retry"
+            )));
+        }
+        Ok(Ok(Ok(code))) => code,
     };
 
     ui.message("Exchanging the authorization code …");
@@ -372,7 +363,7 @@ async fn get_json(
         started.elapsed(),
     );
     if !status.is_success() {
-        let detail = crate::atlassian::error::parse_error_body(&body).join("; ");
+        let detail = crate::upstream::parse_error_body(&body).join("; ");
         return Err(format!("{} answered {status}: {detail}", url.path()));
     }
     serde_json::from_slice(&body).map_err(|e| format!("{} did not answer JSON ({e})", url.path()))
@@ -459,7 +450,7 @@ async fn identity(
     site: &Resource,
     token: &Secret,
 ) -> Account {
-    let me = crate::atlassian::with_segments(&oauth.api_base, &["me"]);
+    let me = crate::upstream::with_segments(&oauth.api_base, &["me"]);
     if let Ok(v) = get_json(http, trace, &me, token).await {
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(clean_text);
         return Account {
@@ -468,7 +459,7 @@ async fn identity(
             email: s("email"),
         };
     }
-    let myself = crate::atlassian::with_segments(
+    let myself = crate::upstream::with_segments(
         &oauth.api_base,
         &["ex", "jira", &site.id, "rest", "api", "3", "myself"],
     );

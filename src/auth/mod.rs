@@ -18,8 +18,8 @@ use oauth2::{
     RequestTokenError, StandardErrorResponse, TokenResponse as _, TokenUrl,
 };
 
-use crate::atlassian::CallTrace;
 use crate::config::OAuthSettings;
+use crate::upstream::CallTrace;
 
 /// Why a sign-in is not usable, phrased so the user knows what to run.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -79,7 +79,7 @@ pub(crate) fn login_client(settings: &OAuthSettings) -> LoginClient {
 pub(crate) fn http_client() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(crate::atlassian::http::USER_AGENT)
+        .user_agent(crate::upstream::USER_AGENT)
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .build()

@@ -17,10 +17,10 @@ use super::{
     AuthError, Issued, TokenErrorKind, Traced, describe_token_error, expiry, http_client,
     token_client,
 };
-use crate::atlassian::CallTrace;
 use crate::audit::{Actor, AuditLog, Entry, Outcome};
 use crate::config::OAuthSettings;
 use crate::secret::Secret;
+use crate::upstream::CallTrace;
 
 /// How long a refresh waits for another process's lock before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(30);

@@ -11,16 +11,6 @@ use serde::Serialize;
 use super::render::Render;
 use super::{BridgeServer, CallCx, ToolError};
 
-/// A result with no content, for calls that can only fail (policy denials before a tool runs).
-#[derive(Debug, Serialize)]
-pub struct Nothing {}
-
-impl Render for Nothing {
-    fn render(&self) -> String {
-        String::new()
-    }
-}
-
 /// The signed-in user.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct UserOut {

@@ -270,9 +270,9 @@ def login(bin_path, env, redirect_port, label="login", probe_forged_state=False,
     """`login --no-browser`, with this script as the browser. Returns (check passed, output):
     the check is "exits 0", or with `deny` "exits 1 naming access_denied"."""
     proc = subprocess.Popen(
-        # A declined consent keeps the flow open (the person may retry from the same link);
-        # a short timeout ends it, reporting the authorization server's error.
-        [bin_path, "login", "--no-browser", "--timeout", "5" if deny else "60"],
+        # A declined consent ends the flow at once (exit 1, naming the server's error); the
+        # 60 s timeout is never reached.
+        [bin_path, "login", "--no-browser", "--timeout", "60"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

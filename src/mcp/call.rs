@@ -1,0 +1,243 @@
+//! The per-call machinery: the policy gate, the [`CallCx`] each tool receives, turning a tool's
+//! result into an MCP result, and the one audit record every `tools/call` leaves.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer};
+use serde::Serialize;
+
+use super::BridgeServer;
+use super::render::Render;
+use crate::atlassian::{ApiError, CallTrace};
+use crate::audit::{ClientInfo, Entry, Outcome};
+use crate::catalog;
+use crate::policy::Refusal;
+
+/// A result with no content, for calls that can only fail (policy denials before a tool runs).
+#[derive(Debug, Serialize)]
+pub struct Nothing {}
+
+impl Render for Nothing {
+    fn render(&self) -> String {
+        String::new()
+    }
+}
+
+/// Per-call context handed to every tool through rmcp's request extensions.
+#[derive(Debug, Default)]
+pub struct CallCx {
+    /// Upstream requests and retry budget.
+    pub trace: CallTrace,
+    touched: Mutex<Vec<String>>,
+    outcome: Mutex<Option<(Outcome, String)>>,
+}
+
+impl CallCx {
+    /// Records keys / ids a call read or changed.
+    pub fn touch(&self, keys: impl IntoIterator<Item = String>) {
+        if let Ok(mut t) = self.touched.lock() {
+            t.extend(keys);
+        }
+    }
+
+    /// Turns a tool's result into the MCP result, remembering the outcome for the audit.
+    pub fn finish<T: Serialize + Render>(&self, result: Result<T, ToolError>) -> CallToolResult {
+        match result {
+            Ok(out) => {
+                let text = out.render();
+                let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
+                match serde_json::to_value(&out) {
+                    Ok(v) => r.structured_content = Some(v),
+                    Err(e) => {
+                        return self.finish::<Nothing>(Err(ToolError::Invalid(format!(
+                            "internal error: result could not be serialized ({e})"
+                        ))));
+                    }
+                }
+                r
+            }
+            Err(e) => {
+                let (outcome, message) = match &e {
+                    ToolError::Denied(m) => (Outcome::Denied, m.clone()),
+                    ToolError::Invalid(m) => (Outcome::Error, m.clone()),
+                    ToolError::Api(a) => (Outcome::Error, a.user_message()),
+                };
+                if let Ok(mut o) = self.outcome.lock() {
+                    *o = Some((outcome, message.clone()));
+                }
+                CallToolResult::error(vec![ContentBlock::text(message)])
+            }
+        }
+    }
+
+    fn take(&self) -> (Vec<String>, Option<(Outcome, String)>) {
+        let touched = self.touched.lock().map(|t| t.clone()).unwrap_or_default();
+        let outcome = self.outcome.lock().ok().and_then(|o| o.clone());
+        (touched, outcome)
+    }
+}
+
+/// Why a tool call failed, in terms the model can act on.
+#[derive(Debug)]
+pub enum ToolError {
+    /// Bad arguments (the model can fix them).
+    Invalid(String),
+    /// Refused by policy.
+    Denied(String),
+    /// Atlassian said no, or could not be reached.
+    Api(ApiError),
+}
+
+impl From<ApiError> for ToolError {
+    fn from(e: ApiError) -> Self {
+        ToolError::Api(e)
+    }
+}
+
+impl ToolError {
+    /// Maps Atlassian's 404 for one named item (`ENG-9999`, `page 123`) to a message that
+    /// names it once; any other failure passes through.
+    pub fn naming(what: &str) -> impl FnOnce(ApiError) -> ToolError + '_ {
+        move |e| match e.status() {
+            Some(404) => ToolError::Invalid(format!(
+                "{what} was not found, or this account cannot see it"
+            )),
+            _ => ToolError::Api(e),
+        }
+    }
+}
+
+impl From<Refusal> for ToolError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Denied(m) => ToolError::Denied(m),
+            Refusal::Invalid(m) => ToolError::Invalid(m),
+        }
+    }
+}
+
+impl BridgeServer {
+    /// Runs one `tools/call`: policy, the tool, and exactly one audit record, whatever the
+    /// outcome (the result is withheld if the record cannot be written).
+    pub(crate) async fn gate(
+        &self,
+        request: CallToolRequestParams,
+        mut context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let started = Instant::now();
+        let name = request.name.to_string();
+        let args = request.arguments.clone().map(serde_json::Value::Object);
+        let client = Self::client_info(&context);
+        let actor = self.state.actor.read().ok().map(|a| a.clone());
+        let cx = Arc::new(CallCx::default());
+        let ct = context.ct.clone();
+
+        let mut cancelled = false;
+        let known = self.router.get(&name).and_then(|_| catalog::find(&name));
+        let result: Result<CallToolResult, McpError> = match known {
+            None => Err(McpError::invalid_params(
+                format!("unknown tool `{name}`; call tools/list for the tools this server offers"),
+                None,
+            )),
+            Some(tool) => match self.state.policy.admit_tool(tool) {
+                Err(reason) => Ok(cx.finish::<Nothing>(Err(ToolError::Denied(reason)))),
+                Ok(()) => {
+                    context.extensions.insert(cx.clone());
+                    let call = self
+                        .router
+                        .call(ToolCallContext::new(self, request, context));
+                    tokio::select! {
+                        r = call => r.and_then(|resp| match resp {
+                            CallToolResponse::Complete(r) => Ok(r),
+                            _ => Err(McpError::internal_error("unexpected tool response kind", None)),
+                        }).map(improve_argument_error),
+                        () = ct.cancelled() => {
+                            cancelled = true;
+                            Ok(CallToolResult::error(vec![ContentBlock::text("cancelled by the client")]))
+                        }
+                    }
+                }
+            },
+        };
+
+        let (touched, recorded) = cx.take();
+        let (outcome, error) = if cancelled {
+            (
+                Outcome::Cancelled,
+                Some("cancelled by the client".to_string()),
+            )
+        } else {
+            match (&result, recorded) {
+                (_, Some((outcome, message))) => (outcome, Some(message)),
+                (Ok(r), None) if r.is_error == Some(true) => (Outcome::Error, Some(first_text(r))),
+                (Ok(_), None) => (Outcome::Ok, None),
+                (Err(e), None) => (Outcome::Error, Some(e.message.to_string())),
+            }
+        };
+        let result_bytes = match &result {
+            Ok(r) => serde_json::to_vec(r).map(|v| v.len() as u64).unwrap_or(0),
+            Err(_) => 0,
+        };
+        let entry = Entry {
+            event: "tool_call".to_string(),
+            client,
+            actor,
+            tool: Some(name),
+            args,
+            outcome,
+            error,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            upstream: cx.trace.upstream(),
+            touched,
+            result_bytes,
+        };
+        if let Err(message) = self.audit(entry).await {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
+        }
+        result.map(CallToolResponse::from)
+    }
+
+    fn client_info(context: &RequestContext<RoleServer>) -> Option<ClientInfo> {
+        context.client_info().map(|i| ClientInfo {
+            name: i.name,
+            version: i.version,
+        })
+    }
+
+    async fn audit(&self, entry: Entry) -> Result<(), String> {
+        match self.state.audit.append(entry).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::error!(error = %e, "audit record could not be written");
+                Err(format!(
+                    "the audit log could not be written ({e}); the result is withheld so that no call goes unrecorded — fix the audit path or disk and retry"
+                ))
+            }
+        }
+    }
+}
+
+fn first_text(r: &CallToolResult) -> String {
+    r.content
+        .iter()
+        .find_map(|c| c.as_text().map(|t| t.text.clone()))
+        .unwrap_or_default()
+}
+
+/// rmcp reports bad arguments as "failed to deserialize parameters: …"; say what to do instead.
+fn improve_argument_error(mut r: CallToolResult) -> CallToolResult {
+    if r.is_error != Some(true) {
+        return r;
+    }
+    let text = first_text(&r);
+    if let Some(detail) = text.strip_prefix("failed to deserialize parameters: ") {
+        r.content = vec![ContentBlock::text(format!(
+            "invalid arguments: {detail}; check the tool's input schema"
+        ))];
+    }
+    r
+}

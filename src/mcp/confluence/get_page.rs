@@ -1,0 +1,156 @@
+//! `confluence_get_page`: one page, its storage body as Markdown (or raw storage).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use crate::convert;
+use crate::mcp::render::{Render, day, one_line};
+use crate::mcp::{BridgeServer, CallCx, ToolError};
+use crate::sanitize::clean_text;
+use rmcp::handler::server::tool::{Extension, schema_for_output};
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::{schemars, tool, tool_router};
+use serde::{Deserialize, Serialize};
+
+/// Longest page body returned, in characters; longer bodies are cut with a note.
+const MAX_BODY_CHARS: usize = 60_000;
+
+/// Body format for `confluence_get_page`.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum PageFormat {
+    /// Markdown converted from storage format (default).
+    #[default]
+    Markdown,
+    /// Raw Confluence storage XHTML.
+    Storage,
+}
+
+/// Arguments of `confluence_get_page`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetPageArgs {
+    /// Page id (digits), e.g. from confluence_search.
+    pub page_id: String,
+    /// `markdown` (default) or `storage`.
+    #[serde(default)]
+    pub format: Option<PageFormat>,
+}
+
+/// Result of `confluence_get_page`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct PageOut {
+    /// Page id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Space id (Cloud) or key (Data Center).
+    pub space_id: Option<String>,
+    /// Space key, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub space_key: Option<String>,
+    /// Version number.
+    pub version: Option<u64>,
+    /// Last change time.
+    pub updated: Option<String>,
+    /// Parent page id.
+    pub parent_id: Option<String>,
+    /// Format of `body`.
+    pub format: PageFormat,
+    /// Page body.
+    pub body: String,
+    /// True when the body was cut to its first 60,000 characters.
+    pub truncated: bool,
+    /// Link for people.
+    pub url: Option<String>,
+}
+
+impl Render for PageOut {
+    fn render(&self) -> String {
+        let mut out = format!("# {}\n", one_line(&self.title));
+        let _ = write!(out, "Page {}", self.id);
+        if let Some(s) = self.space_key.as_ref().or(self.space_id.as_ref()) {
+            let _ = write!(out, " · space {s}");
+        }
+        if let Some(v) = self.version {
+            let _ = write!(out, " · v{v}");
+        }
+        if let Some(u) = &self.updated {
+            let _ = write!(out, " · updated {}", day(u));
+        }
+        if let Some(url) = &self.url {
+            let _ = write!(out, "\nURL: {url}");
+        }
+        let _ = write!(out, "\n\n{}\n", self.body.trim_end());
+        if self.truncated {
+            out.push_str("\n[body truncated at 60,000 characters]\n");
+        }
+        out
+    }
+}
+
+#[tool_router(router = confluence_get_page_router, vis = "pub(crate)")]
+impl BridgeServer {
+    #[tool(
+        name = "confluence_get_page",
+        description = "Read one Confluence page as Markdown (or raw storage XHTML) with title, space, version and link.",
+        annotations(title = "Read a Confluence page", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<PageOut>()
+    )]
+    async fn confluence_get_page(
+        &self,
+        Parameters(args): Parameters<GetPageArgs>,
+        Extension(cx): Extension<Arc<CallCx>>,
+    ) -> CallToolResult {
+        cx.finish(self.get_page_impl(&cx, args).await)
+    }
+}
+
+impl BridgeServer {
+    async fn get_page_impl(&self, cx: &CallCx, args: GetPageArgs) -> Result<PageOut, ToolError> {
+        let state = self.state();
+        let id = args.page_id.trim();
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(ToolError::Invalid(format!(
+                "`{}` is not a page id; page ids are digits, e.g. from confluence_search",
+                args.page_id
+            )));
+        }
+        let confluence = state.api.confluence();
+        let page = confluence
+            .page(&cx.trace, id)
+            .await
+            .map_err(ToolError::naming(&format!("page {id}")))?;
+        state
+            .policy
+            .admit_fetched_page(id, page.space_key.as_deref())?;
+        cx.touch([page.id.clone()]);
+        let format = args.format.unwrap_or_default();
+        let body = match format {
+            PageFormat::Markdown => convert::storage_to_markdown(&page.storage),
+            PageFormat::Storage => clean_text(&page.storage),
+        };
+        let truncated = body.chars().count() > MAX_BODY_CHARS;
+        let body = if truncated {
+            body.chars().take(MAX_BODY_CHARS).collect()
+        } else {
+            body
+        };
+        Ok(PageOut {
+            id: page.id,
+            title: page.title,
+            space_id: page.space_id,
+            space_key: page.space_key,
+            version: page.version,
+            updated: page.updated,
+            parent_id: page.parent_id,
+            format,
+            body,
+            truncated,
+            url: page.url,
+        })
+    }
+}

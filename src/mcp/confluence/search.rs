@@ -1,0 +1,149 @@
+//! `confluence_search`: CQL search with cleaned excerpts.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use crate::mcp::args::{bounded, opt_u32};
+use crate::mcp::render::{Render, clip, day, one_line};
+use crate::mcp::{BridgeServer, CallCx, ToolError};
+use rmcp::handler::server::tool::{Extension, schema_for_output};
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::{schemars, tool, tool_router};
+use serde::{Deserialize, Serialize};
+
+/// Arguments of `confluence_search`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchArgs {
+    /// CQL query, e.g. `type = page AND space = ENG AND text ~ "release"`.
+    pub cql: String,
+    /// Results per page, 1–50 (default 10).
+    #[serde(default, deserialize_with = "opt_u32")]
+    pub limit: Option<u32>,
+    /// `next_cursor` from the previous page; omit for the first page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// One search hit.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct HitOut {
+    /// Content id (page id for pages).
+    pub id: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Space key.
+    pub space: Option<String>,
+    /// Matching text.
+    pub excerpt: String,
+    /// Link for people.
+    pub url: Option<String>,
+    /// Last modified.
+    pub last_modified: Option<String>,
+    /// Content type (page, blogpost…).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// Result of `confluence_search`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct SearchOut {
+    /// Hits on this page.
+    pub results: Vec<HitOut>,
+    /// Pass back as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+    /// The CQL actually sent (after policy confinement).
+    pub cql: String,
+}
+
+impl Render for SearchOut {
+    fn render(&self) -> String {
+        let mut out = format!("{} result(s)", self.results.len());
+        match &self.next_cursor {
+            Some(c) => {
+                let _ = writeln!(out, "; more: cursor=\"{c}\"");
+            }
+            None => out.push_str("; last page\n"),
+        }
+        for r in &self.results {
+            let _ = write!(
+                out,
+                "{} | {} | {} | {}",
+                r.id.as_deref().unwrap_or("-"),
+                r.space.as_deref().unwrap_or("-"),
+                r.last_modified.as_deref().map(day).unwrap_or("-"),
+                one_line(&r.title)
+            );
+            if !r.excerpt.is_empty() {
+                let _ = write!(out, " — {}", clip(&one_line(&r.excerpt), 160));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[tool_router(router = confluence_search_router, vis = "pub(crate)")]
+impl BridgeServer {
+    #[tool(
+        name = "confluence_search",
+        description = "Search Confluence with CQL. Returns one page of hits (id, space, date, title, excerpt) and a next_cursor.",
+        annotations(title = "Search Confluence", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<SearchOut>()
+    )]
+    async fn confluence_search(
+        &self,
+        Parameters(args): Parameters<SearchArgs>,
+        Extension(cx): Extension<Arc<CallCx>>,
+    ) -> CallToolResult {
+        cx.finish(self.confluence_search_impl(&cx, args).await)
+    }
+}
+
+impl BridgeServer {
+    async fn confluence_search_impl(
+        &self,
+        cx: &CallCx,
+        args: SearchArgs,
+    ) -> Result<SearchOut, ToolError> {
+        let state = self.state();
+        let limit = bounded(args.limit, 10, 50, "limit")?;
+        let cql = state.policy.admit_cql(&args.cql)?;
+        let cursor = args
+            .cursor
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        let found = state
+            .api
+            .confluence()
+            .search(&cx.trace, &cql, limit, cursor)
+            .await?;
+        let results: Vec<HitOut> = found
+            .results
+            .into_iter()
+            // With an allowlist, a hit must prove its space (the CQL wrapper is the first line,
+            // this is the second).
+            .filter(|h| match h.space.as_deref() {
+                Some(s) => state.policy.space_allowed(s),
+                None => state.policy.settings().confluence_spaces.is_empty(),
+            })
+            .map(|h| HitOut {
+                id: h.id,
+                title: h.title,
+                space: h.space,
+                excerpt: h.excerpt,
+                url: h.url,
+                last_modified: h.last_modified,
+                kind: h.kind,
+            })
+            .collect();
+        cx.touch(results.iter().filter_map(|r| r.id.clone()));
+        Ok(SearchOut {
+            results,
+            next_cursor: found.next_cursor,
+            cql,
+        })
+    }
+}
