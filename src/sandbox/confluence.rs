@@ -3,24 +3,26 @@
 //! Data Center REST API (`/dc/rest/api/…`, offset paging). Shapes follow
 //! `confluence-v1.openapi.json` (SearchPageResponseSearchResult, Content, Space) and
 //! `confluence-v2.openapi.json` (PageSingle, PageBulk, SpaceBulk, SpaceSingle).
+//! Page writes (v2 create/update, v1 and Data Center content create/update) are in
+//! `confluence_write`.
 
 use axum::http::Method;
 use serde_json::{Map, Value, json};
 
 use super::query::{self, Dialect, FieldVal, Kind, QueryError, SortKey};
-use super::seed::{DEMO, Page, REFERENCE, Space, Store, storage_to_adf};
+use super::seed::{DEMO, Page, Space, Store, storage_to_adf};
 use super::wire::{Family, Reply, conf_time, enc, escape_html, friendly, make_token, read_token};
 use super::{Ctx, Site};
 
-fn v1_bad(message: &str) -> Reply {
+pub(super) fn v1_bad(message: &str) -> Reply {
     Reply::error(Family::ConfluenceV1, 400, message)
 }
 
-fn v1_not_found(message: &str) -> Reply {
+pub(super) fn v1_not_found(message: &str) -> Reply {
     Reply::error(Family::ConfluenceV1, 404, message)
 }
 
-fn v2_bad(message: &str) -> Reply {
+pub(super) fn v2_bad(message: &str) -> Reply {
     Reply::error(Family::ConfluenceV2, 400, message)
 }
 
@@ -36,6 +38,7 @@ pub(crate) fn v1(ctx: &Ctx<'_>, rest: &[&str]) -> Reply {
     match rest {
         ["search"] => search(ctx, false),
         ["content", "search"] => search(ctx, true),
+        ["content"] => list_content(ctx),
         ["content", id] => get_content(ctx, id),
         ["space"] => list_spaces_v1(ctx),
         ["user", "current"] => Reply::ok(v1_user(ctx, crate::sandbox::seed::DEMO)),
@@ -82,8 +85,12 @@ fn plus_title(title: &str) -> String {
 fn page_webui(ctx: &Ctx<'_>, page: &Page) -> String {
     let key = space_of(ctx.store, page).map_or("", |s| s.key);
     match ctx.site {
-        Site::Cloud => format!("/spaces/{key}/pages/{}/{}", page.id, plus_title(page.title)),
-        Site::Dc => format!("/display/{key}/{}", plus_title(page.title)),
+        Site::Cloud => format!(
+            "/spaces/{key}/pages/{}/{}",
+            page.id,
+            plus_title(&page.title)
+        ),
+        Site::Dc => format!("/display/{key}/{}", plus_title(&page.title)),
     }
 }
 
@@ -208,7 +215,7 @@ fn wants(expand: &[String], key: &str) -> bool {
 }
 
 /// v1 `Content` for a page; `expand` holds the paths relative to the content.
-fn content_json(ctx: &Ctx<'_>, page: &Page, expand: &[String]) -> Value {
+pub(super) fn content_json(ctx: &Ctx<'_>, page: &Page, expand: &[String]) -> Value {
     let mut m = Map::new();
     m.insert("id".into(), json!(page.id.to_string()));
     m.insert("type".into(), json!("page"));
@@ -285,6 +292,69 @@ fn content_json(ctx: &Ctx<'_>, page: &Page, expand: &[String]) -> Value {
         }),
     );
     Value::Object(m)
+}
+
+/// `GET /rest/api/content?type=page&spaceKey=&title=&start=&limit=&expand=`: pages by space and
+/// exact title (how a client finds a page it may already have created), as a `ContentArray`.
+fn list_content(ctx: &Ctx<'_>) -> Reply {
+    let p = &ctx.params;
+    let (start, limit) = match (p.int("start", 0), p.int("limit", 25)) {
+        (Ok(s), Ok(l)) if s >= 0 && l >= 0 => (s, l.min(200)),
+        (Err(m), _) | (_, Err(m)) => return v1_bad(&m),
+        _ => return v1_bad("start and limit must not be negative"),
+    };
+    match p.get("type") {
+        None | Some("") | Some("page") => {}
+        Some("blogpost") => {
+            return Reply::ok(
+                json!({"results": [], "start": start, "limit": limit, "size": 0,
+                "_links": {"base": ctx.wiki_base, "context": ctx.wiki_context, "self": format!("{}/rest/api/content", ctx.wiki_base)}}),
+            );
+        }
+        Some(other) => return v1_bad(&format!("Invalid content type: {other}")),
+    }
+    let space_key = p.get("spaceKey").filter(|k| !k.is_empty());
+    let title = p.get("title").filter(|t| !t.is_empty());
+    let expand = p.list("expand");
+    let store = ctx.store;
+    let list: Vec<&Page> = store
+        .pages
+        .iter()
+        .filter(|pg| {
+            space_key
+                .is_none_or(|k| space_of(store, pg).is_some_and(|s| s.key.eq_ignore_ascii_case(k)))
+        })
+        .filter(|pg| title.is_none_or(|t| pg.title == t))
+        .collect();
+    let s = usize::try_from(start).unwrap_or(usize::MAX);
+    let l = usize::try_from(limit).unwrap_or(0);
+    let results: Vec<Value> = list
+        .iter()
+        .skip(s)
+        .take(l)
+        .map(|pg| content_json(ctx, pg, &expand))
+        .collect();
+    let size = results.len();
+    let mut links = Map::new();
+    links.insert("base".into(), json!(ctx.wiki_base));
+    links.insert("context".into(), json!(ctx.wiki_context));
+    links.insert(
+        "self".into(),
+        json!(format!("{}/rest/api/content", ctx.wiki_base)),
+    );
+    if size > 0 && s + size < list.len() {
+        let mut next = format!("/rest/api/content?limit={limit}&start={}", s + size);
+        if let Some(k) = space_key {
+            next.push_str(&format!("&spaceKey={}", enc(k)));
+        }
+        if let Some(t) = title {
+            next.push_str(&format!("&title={}", enc(t)));
+        }
+        links.insert("next".into(), json!(next));
+    }
+    Reply::ok(
+        json!({"results": results, "start": start, "limit": limit, "size": size, "_links": links}),
+    )
 }
 
 fn get_content(ctx: &Ctx<'_>, id: &str) -> Reply {
@@ -394,7 +464,7 @@ impl query::Schema for CqlSchema<'_> {
     }
 
     fn now(&self) -> time::OffsetDateTime {
-        REFERENCE
+        self.store.now()
     }
 }
 
@@ -519,7 +589,7 @@ impl EntitySubject<'_> {
 
     fn title(&self) -> &str {
         match &self.entity {
-            Entity::Page(p) => p.title,
+            Entity::Page(p) => &p.title,
             Entity::Space(s) => s.name,
         }
     }
@@ -871,7 +941,7 @@ fn account(store: &Store, idx: usize) -> String {
         .unwrap_or_default()
 }
 
-fn v2_page(ctx: &Ctx<'_>, page: &Page, body_format: Option<&str>) -> Value {
+pub(super) fn v2_page(ctx: &Ctx<'_>, page: &Page, body_format: Option<&str>) -> Value {
     let mut m = Map::new();
     m.insert("id".into(), json!(page.id.to_string()));
     m.insert("status".into(), json!("current"));
@@ -1041,8 +1111,8 @@ fn list_pages(ctx: &Ctx<'_>, space_path: Option<&str>) -> Reply {
         .collect();
     match sort.as_str() {
         "-id" => list.sort_by_key(|pg| std::cmp::Reverse(pg.id)),
-        "title" => list.sort_by(|a, b| a.title.cmp(b.title)),
-        "-title" => list.sort_by(|a, b| b.title.cmp(a.title)),
+        "title" => list.sort_by(|a, b| a.title.cmp(&b.title)),
+        "-title" => list.sort_by(|a, b| b.title.cmp(&a.title)),
         "created-date" => list.sort_by_key(|pg| pg.created()),
         "-created-date" => list.sort_by_key(|pg| std::cmp::Reverse(pg.created())),
         "modified-date" => list.sort_by_key(|pg| pg.modified()),

@@ -2,14 +2,15 @@
 //! Center REST v2 (`/dc/rest/api/2/…`, offset-paged `/search`, wiki markup, usernames).
 //! Shapes follow `jira-platform-v3.openapi.json` (IssueBean, SearchAndReconcileResults,
 //! PageBeanProject, PageOfComments, Transitions, createmeta page beans, ErrorCollection).
+//! Writes (create, bulk, edit, comments, transitions, issue properties) are in `jira_write`.
 
 use axum::http::Method;
 use serde_json::{Map, Value, json};
 
 use super::query::{self, Dialect, FieldVal, Kind, QueryError, SortKey};
 use super::seed::{
-    CATEGORIES, DEMO, ISSUE_TYPES, Issue, PRIORITIES, Project, REFERENCE, STATUSES, Store,
-    TRANSITION_IDS, User,
+    CATEGORIES, CUSTOM_FIELDS, DEMO, ISSUE_TYPES, Issue, PRIORITIES, Project, REFERENCE, STATUSES,
+    Store, TRANSITION_IDS, User, transitions_from,
 };
 use super::wire::{Reply, jira_date, jira_time, json_body, make_token, read_token};
 use super::{Ctx, Site};
@@ -30,7 +31,7 @@ fn not_found() -> Reply {
     Reply::jira_not_found("Not Found: the sandbox has no such Jira endpoint.")
 }
 
-fn issue_missing() -> Reply {
+pub(super) fn issue_missing() -> Reply {
     Reply::jira_not_found("Issue does not exist or you do not have permission to see it.")
 }
 
@@ -48,6 +49,8 @@ pub(crate) fn route(ctx: &Ctx<'_>, rest: &[&str]) -> Reply {
         ["issue", "createmeta", p, "issuetypes"] => createmeta_types(ctx, p),
         ["issue", "createmeta", p, "issuetypes", t] => createmeta_fields(ctx, p, t),
         ["issue", key] => get_issue(ctx, key),
+        ["issue", key, "properties"] => super::jira_write::property_keys(ctx, key),
+        ["issue", key, "properties", prop] => super::jira_write::get_property(ctx, key, prop),
         ["issue", key, "comment"] => comments(ctx, key),
         ["issue", key, "transitions"] => transitions(ctx, key),
         ["project", "search"] if cloud => project_search(ctx),
@@ -74,7 +77,7 @@ fn get_or_post(ctx: &Ctx<'_>, handler: fn(&Ctx<'_>) -> Reply) -> Reply {
     }
 }
 
-fn api(ctx: &Ctx<'_>) -> String {
+pub(super) fn api(ctx: &Ctx<'_>) -> String {
     match ctx.site {
         Site::Cloud => format!("{}/rest/api/3", ctx.jira_base),
         Site::Dc => format!("{}/rest/api/2", ctx.jira_base),
@@ -286,7 +289,7 @@ fn issue_links(ctx: &Ctx<'_>, s: &super::seed::Store, issue: &Issue) -> Value {
     Value::Array(links.collect())
 }
 
-fn comment_json(ctx: &Ctx<'_>, issue: &Issue, c: &super::seed::Comment) -> Value {
+pub(super) fn comment_json(ctx: &Ctx<'_>, issue: &Issue, c: &super::seed::Comment) -> Value {
     json!({
         "self": format!("{}/issue/{}/comment/{}", api(ctx), issue.id, c.id),
         "id": c.id.to_string(),
@@ -406,7 +409,7 @@ fn field_value(ctx: &Ctx<'_>, issue: &Issue, field: &str) -> Option<Value> {
 
 /// Which fields to return.
 #[derive(Debug, Clone, Default)]
-struct FieldSel {
+pub(super) struct FieldSel {
     all: bool,
     navigable: bool,
     include: Vec<String>,
@@ -414,14 +417,14 @@ struct FieldSel {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DefaultFields {
+pub(super) enum DefaultFields {
     IdOnly,
     Navigable,
     All,
 }
 
 impl FieldSel {
-    fn parse(items: &[String], default: DefaultFields) -> Self {
+    pub(super) fn parse(items: &[String], default: DefaultFields) -> Self {
         let mut sel = FieldSel::default();
         let mut positive = false;
         for raw in items {
@@ -467,7 +470,7 @@ impl FieldSel {
     }
 }
 
-fn issue_json(
+pub(super) fn issue_json(
     ctx: &Ctx<'_>,
     issue: &Issue,
     sel: &FieldSel,
@@ -487,6 +490,23 @@ fn issue_json(
             {
                 fields.insert((*f).to_string(), v);
                 names.insert((*f).to_string(), json!(name));
+            }
+        }
+    }
+    for (id, value) in &issue.custom {
+        if sel.wants(id, true) {
+            let mut v = value.clone();
+            if let (Some(m), Some(oid)) =
+                (v.as_object_mut(), value.get("id").and_then(Value::as_str))
+            {
+                m.insert(
+                    "self".into(),
+                    json!(format!("{}/customFieldOption/{oid}", api(ctx))),
+                );
+            }
+            fields.insert(id.clone(), v);
+            if let Some(f) = CUSTOM_FIELDS.iter().find(|f| f.id == id) {
+                names.insert(id.clone(), json!(f.name));
             }
         }
     }
@@ -629,23 +649,30 @@ fn adf_html(node: &Value) -> String {
     }
 }
 
-fn transition_list(ctx: &Ctx<'_>, issue: &Issue) -> Vec<Value> {
+/// The transitions available from the issue's status (see [`transitions_from`]); with
+/// `all`, the unavailable ones too, marked `isAvailable: false`.
+fn transitions_json(ctx: &Ctx<'_>, issue: &Issue, all: bool) -> Vec<Value> {
+    let available = transitions_from(issue.status);
     (0..STATUSES.len())
-        .filter(|s| *s != issue.status)
+        .filter(|s| *s != issue.status && (all || available.contains(s)))
         .map(|s| {
             json!({
                 "id": TRANSITION_IDS.get(s).copied().unwrap_or("0"),
                 "name": STATUSES.get(s).map_or("", |x| x.name),
                 "to": status_json(ctx, s),
                 "hasScreen": false,
-                "isGlobal": true,
+                "isGlobal": false,
                 "isInitial": false,
-                "isAvailable": true,
+                "isAvailable": available.contains(&s),
                 "isConditional": false,
                 "isLooped": false,
             })
         })
         .collect()
+}
+
+fn transition_list(ctx: &Ctx<'_>, issue: &Issue) -> Vec<Value> {
+    transitions_json(ctx, issue, false)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -744,7 +771,7 @@ impl query::Schema for JqlSchema<'_> {
     }
 
     fn now(&self) -> time::OffsetDateTime {
-        REFERENCE
+        self.store.now()
     }
 }
 
@@ -961,6 +988,7 @@ struct SearchArgs {
     max_results: Option<i64>,
     fields: Vec<String>,
     expand: Vec<String>,
+    properties: Vec<String>,
 }
 
 fn search_args(ctx: &Ctx<'_>) -> Result<SearchArgs, Reply> {
@@ -1010,6 +1038,7 @@ fn search_args(ctx: &Ctx<'_>) -> Result<SearchArgs, Reply> {
             max_results: int_field("maxResults")?,
             fields: list_field("fields")?,
             expand: list_field("expand")?,
+            properties: list_field("properties")?,
         })
     } else {
         let p = &ctx.params;
@@ -1028,6 +1057,7 @@ fn search_args(ctx: &Ctx<'_>) -> Result<SearchArgs, Reply> {
             max_results,
             fields: p.list("fields"),
             expand: p.list("expand"),
+            properties: p.list("properties"),
         })
     }
 }
@@ -1066,7 +1096,13 @@ fn search_jql(ctx: &Ctx<'_>) -> Reply {
         .iter()
         .skip(offset)
         .take(max)
-        .map(|i| issue_json(ctx, i, &sel, &args.expand, true))
+        .map(|i| {
+            with_properties(
+                issue_json(ctx, i, &sel, &args.expand, true),
+                i,
+                &args.properties,
+            )
+        })
         .collect();
     let end = offset.saturating_add(page.len());
     let is_last = end >= issues.len();
@@ -1111,7 +1147,13 @@ fn dc_search(ctx: &Ctx<'_>) -> Reply {
         .iter()
         .skip(start)
         .take(max)
-        .map(|i| issue_json(ctx, i, &sel, &args.expand, false))
+        .map(|i| {
+            with_properties(
+                issue_json(ctx, i, &sel, &args.expand, false),
+                i,
+                &args.properties,
+            )
+        })
         .collect();
     Reply::ok(json!({
         "expand": "names,schema",
@@ -1127,13 +1169,30 @@ fn get_issue(ctx: &Ctx<'_>, key: &str) -> Reply {
         return issue_missing();
     };
     let sel = FieldSel::parse(&ctx.params.list("fields"), DefaultFields::All);
-    Reply::ok(issue_json(
-        ctx,
+    Reply::ok(with_properties(
+        issue_json(ctx, issue, &sel, &ctx.params.list("expand"), false),
         issue,
-        &sel,
-        &ctx.params.list("expand"),
-        false,
+        &ctx.params.list("properties"),
     ))
+}
+
+/// Adds `"properties": {key: value}` for the requested issue property keys (`*all` for every
+/// one); nothing when none were asked for. Keys the issue lacks are left out, as Jira does.
+pub(super) fn with_properties(mut v: Value, issue: &Issue, keys: &[String]) -> Value {
+    if keys.is_empty() {
+        return v;
+    }
+    let all = keys.iter().any(|k| k == "*all");
+    let props: Map<String, Value> = issue
+        .properties
+        .iter()
+        .filter(|(k, _)| all || keys.iter().any(|w| w == *k))
+        .map(|(k, val)| (k.clone(), val.clone()))
+        .collect();
+    if let Some(m) = v.as_object_mut() {
+        m.insert("properties".into(), Value::Object(props));
+    }
+    v
 }
 
 fn comments(ctx: &Ctx<'_>, key: &str) -> Reply {
@@ -1175,7 +1234,12 @@ fn transitions(ctx: &Ctx<'_>, key: &str) -> Reply {
     let Some(issue) = ctx.store.issue(key) else {
         return issue_missing();
     };
-    Reply::ok(json!({"expand": "transitions", "transitions": transition_list(ctx, issue)}))
+    let all = ctx.params.get("includeUnavailableTransitions") == Some("true");
+    let mut list = transitions_json(ctx, issue, all);
+    if let Some(id) = ctx.params.get("transitionId").filter(|t| !t.is_empty()) {
+        list.retain(|t| t["id"] == id);
+    }
+    Reply::ok(json!({"expand": "transitions", "transitions": list}))
 }
 
 fn project_search(ctx: &Ctx<'_>) -> Reply {
@@ -1514,19 +1578,23 @@ fn createmeta_fields(ctx: &Ctx<'_>, project: &str, type_id: &str) -> Reply {
             &["set"],
         ),
     ];
-    if proj.key == "SEC" && itype.is_some_and(|t| t.name == "Bug") {
+    for cf in CUSTOM_FIELDS
+        .iter()
+        .filter(|cf| itype.is_some_and(|t| cf.applies(proj.key, &t)))
+    {
         let mut f = field(
-            "customfield_10050",
-            "Severity",
-            true,
-            json!({"type": "option", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:select", "customId": 10050}),
+            cf.id,
+            cf.name,
+            itype.is_some_and(|t| cf.required(&t)),
+            json!({"type": "option", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:select", "customId": cf.custom_id}),
             &["set"],
         );
-        f["allowedValues"] = json!([
-            {"self": format!("{}/customFieldOption/10200", api(ctx)), "value": "S1 - Critical", "id": "10200"},
-            {"self": format!("{}/customFieldOption/10201", api(ctx)), "value": "S2 - Major", "id": "10201"},
-            {"self": format!("{}/customFieldOption/10202", api(ctx)), "value": "S3 - Minor", "id": "10202"},
-        ]);
+        f["allowedValues"] = Value::Array(
+            cf.options
+                .iter()
+                .map(|(id, value)| json!({"self": format!("{}/customFieldOption/{id}", api(ctx)), "value": value, "id": id}))
+                .collect(),
+        );
         fields.push(f);
     }
     let total = fields.len();

@@ -13,12 +13,18 @@
 //!
 //! # Layout
 //!
-//! - this file: the public API, the router (gateway prefixes, `/dc`), authentication, latency
-//!   and fault injection, the request log and the `/__sandbox/…` control endpoints;
+//! - this file: the public API, the router (gateway prefixes, `/dc`, reads under the store's
+//!   read lock, writes under its write lock), authentication, the request log and the
+//!   `/__sandbox/…` control endpoints;
+//! - `faults`: failure rules, delays, dropped connections and the latency switch;
+//! - `net`: the listener whose connections a handler can drop (`drop_after_commit`);
 //! - `wire`: query-string parsing, replies, error shapes, paging tokens, timestamps;
-//! - `seed`: the deterministic seed data (users, projects, issues, spaces, pages);
-//! - `jira`: Jira Cloud (REST v3) and Data Center (REST v2) handlers;
+//! - `seed`: the deterministic seed data (users, projects, issues, spaces, pages), the workflow,
+//!   the custom fields and the sandbox clock;
+//! - `jira`: Jira Cloud (REST v3) and Data Center (REST v2) read handlers and createmeta;
+//! - `jira_write` / `jira_fields`: Jira writes and their field validation;
 //! - `confluence`: Confluence Cloud (v1 CQL search, v2 pages/spaces) and Data Center handlers;
+//! - `confluence_write`: page create/update for v2, v1 and Data Center;
 //! - `query`: the JQL and CQL tokenizer, parser and evaluator;
 //! - `oauth`: the OAuth 3LO endpoints, token families and the gateway's bearer/scope check.
 //!
@@ -41,19 +47,61 @@
 //! and its companion access token keep working for the grace (default 600 s), reuse after
 //! it revokes the whole family (403 `invalid_grant`).
 //!
-//! # Seed data (deterministic; dates relative to 2026-11-20T10:00Z, which is also `now()`)
+//! # Seed data (deterministic; dates relative to 2026-11-20T10:00Z)
 //!
 //! - users: Dana Demo (the signed-in user; accountId `61d5f0c2a8b4e3001d7c9a01`, DC `demo`),
 //!   Alex Rivera (`…a02`, `alex.rivera`), Priya Shah (`…a03`, `priya.shah`);
 //! - Jira: `ENG` (64 issues), `OPS` (30), `SEC` (20); rich hand-written issues ENG-1…ENG-8,
 //!   OPS-1…OPS-3, SEC-1…SEC-3 (ENG-6 carries zero-width and bidi characters on purpose);
+//! - Jira workflow (transition id = target status: 11 To Do, 21 In Progress, 31 In Review,
+//!   41 Done): To Do → In Progress | In Review | Done; In Progress → To Do | In Review;
+//!   In Review → To Do | In Progress | Done; Done → To Do;
+//! - create screens: summary (required), description, reporter (defaults to the caller),
+//!   assignee, priority (Highest 1 … Lowest 5, default Medium), labels, duedate, components,
+//!   parent (required for Sub-task); select fields `customfield_10020` "Team" (Platform 10300,
+//!   Search 10301, Integrations 10302) on standard ENG types, required for ENG Bug, and
+//!   `customfield_10050` "Severity" (S1 10200, S2 10201, S3 10202) required on SEC Bug;
 //! - Confluence: spaces `ENG` (98305), `OPS` (98306), `~demo` (98307); pages 100100–100107,
-//!   200100–200103, 300100–300101 (homepages 100100, 200100, 300100).
+//!   200100–200103, 300100–300101 (homepages 100100, 200100, 300100); new pages get ids from
+//!   400001.
+//!
+//! # The clock
+//!
+//! JQL/CQL `now()` and relative dates (`-90m`, `-2h`, `-1d`) use the sandbox clock: 2026-11-20
+//! 10:00Z until the first write, then one millisecond later per write (each created issue,
+//! edit, comment, transition or page version), which is the timestamp the write records. So new
+//! things sort after the seed and `created >= -90m` finds them, run after run.
+//!
+//! # Writes
+//!
+//! Jira, Cloud `/rest/api/3` (also through the gateway) and Data Center `/dc/rest/api/2`
+//! (wiki-markup strings and usernames instead of ADF and accountIds):
+//! - `POST /issue` → 201 `{id,key,self}`; `POST /issue/bulk` `{"issueUpdates":[…]}` (≤ 50, else
+//!   400 and nothing created) → 201 `{issues,errors}` when any succeeded, 400 when all failed;
+//!   each element is validated against its create screen like Jira (400
+//!   `{"errorMessages":[],"errors":{field: message}}`) and may carry `properties`;
+//! - `PUT /issue/{key}` (`fields`, `update.labels` add/remove/set, `update.comment` add, other
+//!   fields `[{"set":…}]`) → 204, or 200 with the issue for `returnIssue=true`;
+//! - `POST /issue/{key}/comment` → 201 Comment; `POST /issue/{key}/transitions` → 204 (400 for
+//!   a transition the current status does not offer);
+//! - `GET|PUT|DELETE /issue/{key}/properties/{propertyKey}`, `GET /issue/{key}/properties`;
+//!   `properties=…` on `GET /issue/{key}`, `search/jql` (GET and POST) and DC `search`.
+//!
+//! Confluence: Cloud v2 `POST /wiki/api/v2/pages` (200 PageSingle, version 1, parent defaults
+//! to the space homepage) and `PUT /wiki/api/v2/pages/{id}` (version must be current + 1, else
+//! 409); v1 / Data Center `POST /rest/api/content` and `PUT /rest/api/content/{id}` (200
+//! Content, stale version 409) and `GET /rest/api/content?spaceKey=&title=`. Titles are unique
+//! per space, case-insensitively (400). Only storage-format bodies can be written.
 //!
 //! # Control endpoints (no auth, no latency, no faults, not recorded)
 //!
-//! - `POST /__sandbox/faults` `{"status":429,"count":2,"retry_after":1,"path_prefix":"/rest/api/3/search/jql"}`
+//! - `POST /__sandbox/faults` `{"status":429,"count":2,"retry_after":1,"path_prefix":"/rest/api/3/search/jql"}`;
+//!   optional `"method":"POST"` (only that method matches), `"skip":2` (let the first 2
+//!   matching requests through), `"delay_ms":500` (hold each matching request; with no status
+//!   it is then served normally) and `"drop_after_commit":true` (serve the request, writes
+//!   included, then close the connection without any response; logged with status 0)
 //! - `DELETE /__sandbox/faults` removes every rule
+//! - `GET /__sandbox/state` `{"issues":{"ENG":64,…},"pages":{"ENG":8,…},"now":"…"}`
 //! - `POST /__sandbox/latency` `{"ms":50}`
 //! - `GET /__sandbox/requests` the request log; `DELETE /__sandbox/requests` empties it
 //! - `GET /__sandbox/info` base URLs, credentials, the cloud id and the OAuth client/endpoints
@@ -62,7 +110,12 @@
 //! - `POST /__sandbox/oauth/revoke-all` revokes every token family
 
 mod confluence;
+mod confluence_write;
+mod faults;
 mod jira;
+mod jira_fields;
+mod jira_write;
+mod net;
 mod oauth;
 #[cfg(test)]
 mod oauth_tests;
@@ -71,10 +124,11 @@ mod seed;
 #[cfg(test)]
 mod tests;
 mod wire;
+#[cfg(test)]
+mod write_tests;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -87,6 +141,8 @@ use serde_json::json;
 
 use self::wire::{Family, Params, Reply};
 
+use self::faults::{FaultAction, apply_fault};
+pub use self::faults::{FaultOptions, FaultSpec, Faults};
 pub use self::oauth::{
     MintedTokens, OAuthCounters, OAuthSwitches, SANDBOX_ACCOUNT_ID, SANDBOX_OAUTH_CLIENT_ID,
     SANDBOX_OAUTH_CLIENT_SECRET,
@@ -116,21 +172,6 @@ pub struct SandboxOptions {
     pub latency: Duration,
 }
 
-/// One injected failure rule.
-#[derive(Debug, Clone)]
-pub struct FaultSpec {
-    /// Status to answer with (429, 503, 500 …).
-    pub status: u16,
-    /// How many matching requests fail before the rule is used up.
-    pub count: u32,
-    /// `Retry-After` seconds to send, if any.
-    pub retry_after: Option<u64>,
-    /// Only requests whose path starts with this prefix match; `None` matches every path.
-    /// The prefix is compared with the full request path and with the path inside the site
-    /// (after `/ex/jira/{cloudId}`, `/ex/confluence/{cloudId}` or `/dc`).
-    pub path_prefix: Option<String>,
-}
-
 /// One request the sandbox answered, for test assertions such as "the client retried 3 times".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeenRequest {
@@ -140,80 +181,9 @@ pub struct SeenRequest {
     pub path: String,
     /// The raw query string, if any (so tests can check parameter names against the specs).
     pub query: Option<String>,
-    /// Status the sandbox answered with (including injected faults and 401s).
+    /// Status the sandbox answered with (including injected faults and 401s); 0 when the
+    /// connection was dropped after handling (`drop_after_commit`).
     pub status: u16,
-}
-
-#[derive(Debug)]
-struct FaultRule {
-    spec: FaultSpec,
-    remaining: u32,
-}
-
-#[derive(Debug, Default)]
-struct FaultState {
-    latency_micros: AtomicU64,
-    rules: Mutex<Vec<FaultRule>>,
-}
-
-/// Switches for latency and fault injection on a running sandbox.
-///
-/// Cloning shares the switches: a clone handed to another task drives the same sandbox.
-#[derive(Debug, Clone, Default)]
-pub struct Faults {
-    state: Arc<FaultState>,
-}
-
-impl Faults {
-    /// Sets the per-request latency.
-    pub fn set_latency(&self, latency: Duration) {
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        self.state.latency_micros.store(micros, Ordering::Relaxed);
-    }
-
-    /// The per-request latency currently in force.
-    pub fn latency(&self) -> Duration {
-        Duration::from_micros(self.state.latency_micros.load(Ordering::Relaxed))
-    }
-
-    /// Adds a failure rule.
-    pub fn inject(&self, spec: FaultSpec) {
-        let remaining = spec.count;
-        let mut rules = lock(&self.state.rules);
-        rules.push(FaultRule { spec, remaining });
-    }
-
-    /// Removes every failure rule.
-    pub fn clear(&self) {
-        lock(&self.state.rules).clear();
-    }
-
-    /// How many injected failures are still pending over all rules, so a test can check
-    /// that a client consumed exactly the faults it was meant to.
-    pub fn pending(&self) -> u64 {
-        lock(&self.state.rules)
-            .iter()
-            .map(|r| u64::from(r.remaining))
-            .sum()
-    }
-
-    /// Takes one failure from the first rule matching `paths`, atomically (under one lock), so
-    /// concurrent requests never consume more than `count`.
-    fn take(&self, paths: &[&str]) -> Option<FaultSpec> {
-        let mut rules = lock(&self.state.rules);
-        let idx = rules.iter().position(|r| {
-            r.remaining > 0
-                && match &r.spec.path_prefix {
-                    None => true,
-                    Some(prefix) => paths.iter().any(|p| p.starts_with(prefix.as_str())),
-                }
-        })?;
-        let rule = rules.get_mut(idx)?;
-        rule.remaining -= 1;
-        let spec = rule.spec.clone();
-        rules.retain(|r| r.remaining > 0);
-        Some(spec)
-    }
 }
 
 /// Locks a mutex, recovering the data if another thread panicked while holding it (the
@@ -229,6 +199,44 @@ struct Shared {
     oauth: OAuthSwitches,
     log: Mutex<VecDeque<SeenRequest>>,
     addr: SocketAddr,
+}
+
+impl Shared {
+    fn read_store(&self) -> std::sync::RwLockReadGuard<'_, seed::Store> {
+        self.store
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write_store(&self) -> std::sync::RwLockWriteGuard<'_, seed::Store> {
+        self.store
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Issue counts per project key and page counts per space key, for `/__sandbox/state`.
+    fn state(&self) -> serde_json::Value {
+        let store = self.read_store();
+        let issues: serde_json::Map<String, serde_json::Value> = store
+            .projects
+            .iter()
+            .enumerate()
+            .map(|(idx, p)| {
+                let n = store.issues.iter().filter(|i| i.project == idx).count();
+                (p.key.to_string(), json!(n))
+            })
+            .collect();
+        let pages: serde_json::Map<String, serde_json::Value> = store
+            .spaces
+            .iter()
+            .enumerate()
+            .map(|(idx, s)| {
+                let n = store.pages.iter().filter(|p| p.space == idx).count();
+                (s.key.to_string(), json!(n))
+            })
+            .collect();
+        json!({"issues": issues, "pages": pages, "now": wire::jira_time(store.now())})
+    }
 }
 
 /// A running sandbox.
@@ -293,6 +301,25 @@ impl Sandbox {
         lock(&self.shared.log).clear();
     }
 
+    /// How many issues project `key` (or id) holds now, seed and created ones; 0 for an unknown
+    /// project.
+    pub fn issue_count(&self, project: &str) -> usize {
+        let store = self.shared.read_store();
+        store.project(project).map_or(0, |p| {
+            store.issues.iter().filter(|i| i.project == p).count()
+        })
+    }
+
+    /// How many pages space `key` holds now; 0 for an unknown space.
+    pub fn page_count(&self, space_key: &str) -> usize {
+        let store = self.shared.read_store();
+        store
+            .spaces
+            .iter()
+            .position(|s| s.key.eq_ignore_ascii_case(space_key))
+            .map_or(0, |sp| store.pages.iter().filter(|p| p.space == sp).count())
+    }
+
     /// Stops serving: in-flight requests finish, then the listener closes.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -320,6 +347,7 @@ impl Drop for Sandbox {
 pub async fn start(opts: SandboxOptions) -> std::io::Result<Sandbox> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
     let addr = listener.local_addr()?;
+    let listener = net::DroppableListener::new(listener);
     let faults = Faults::default();
     faults.set_latency(opts.latency);
     let shared = Arc::new(Shared {
@@ -331,7 +359,8 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<Sandbox> {
     });
     let router = axum::Router::new()
         .fallback(entry)
-        .with_state(Arc::clone(&shared));
+        .with_state(Arc::clone(&shared))
+        .into_make_service_with_connect_info::<net::ConnHandle>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, router)
@@ -382,7 +411,52 @@ pub(crate) struct Ctx<'a> {
     pub store: &'a seed::Store,
 }
 
+/// A request without the store: what a write handler gets next to `&mut Store`. After
+/// changing the store it renders its answer through [`Req::ctx`] and the read-side builders.
+pub(crate) struct Req<'a> {
+    /// The request method.
+    pub method: &'a Method,
+    /// Cloud or Data Center.
+    pub site: Site,
+    /// As [`Ctx::jira_base`].
+    pub jira_base: String,
+    /// As [`Ctx::wiki_base`].
+    pub wiki_base: String,
+    /// As [`Ctx::wiki_context`].
+    pub wiki_context: &'static str,
+    /// Decoded query-string parameters.
+    pub params: Params,
+    /// The raw request body.
+    pub body: &'a [u8],
+}
+
+impl Req<'_> {
+    /// A read context over `store` for rendering.
+    pub fn ctx<'b>(&'b self, store: &'b seed::Store) -> Ctx<'b> {
+        Ctx {
+            method: self.method,
+            site: self.site,
+            jira_base: self.jira_base.clone(),
+            wiki_base: self.wiki_base.clone(),
+            wiki_context: self.wiki_context,
+            params: self.params.clone(),
+            body: self.body,
+            store,
+        }
+    }
+}
+
+/// Handles each request in a task of its own, so that, as at a real site, a request the
+/// sandbox has started is finished (and its writes committed) even when the client goes away
+/// mid-request — a client killed while a delayed bulk request is held must find those issues.
 async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    match tokio::spawn(handle(shared, req)).await {
+        Ok(response) => response,
+        Err(_) => control_error(StatusCode::INTERNAL_SERVER_ERROR, "sandbox handler failed"),
+    }
+}
+
+async fn handle(shared: Arc<Shared>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().map(str::to_string);
@@ -410,27 +484,31 @@ async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .or_else(|| parts.uri.authority().map(|a| a.to_string()))
         .unwrap_or_else(|| shared.addr.to_string());
 
+    let mut dropped = false;
     let reply = if oauth::is_oauth_path(&path) {
-        if let Some(spec) = shared.faults.take(&[path.as_str()]) {
-            fault_reply(Family::Jira, &spec)
-        } else {
-            match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-                Err(_) => Reply::json(
-                    413,
-                    json!({"error": "invalid_request", "error_description": "The request body is too large."}),
-                ),
-                Ok(bytes) => oauth::handle(
-                    &shared.oauth,
-                    &shared.store,
-                    &oauth::OAuthRequest {
-                        method: &method,
-                        path: &path,
-                        query: parts.uri.query(),
-                        headers: &parts.headers,
-                        body: &bytes,
-                        origin: format!("http://{host}"),
-                    },
-                ),
+        let fault = shared.faults.take(method.as_str(), &[path.as_str()]);
+        match apply_fault(fault, Family::Jira).await {
+            FaultAction::Answer(reply) => reply,
+            action => {
+                dropped = matches!(action, FaultAction::Drop);
+                match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+                    Err(_) => Reply::json(
+                        413,
+                        json!({"error": "invalid_request", "error_description": "The request body is too large."}),
+                    ),
+                    Ok(bytes) => oauth::handle(
+                        &shared.oauth,
+                        &shared.store,
+                        &oauth::OAuthRequest {
+                            method: &method,
+                            path: &path,
+                            query: parts.uri.query(),
+                            headers: &parts.headers,
+                            body: &bytes,
+                            origin: format!("http://{host}"),
+                        },
+                    ),
+                }
             }
         }
     } else {
@@ -438,52 +516,21 @@ async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             Err(reply) => reply,
             Ok(target) => {
                 let inner_path = format!("/{}", target.segments.join("/"));
-                if let Some(spec) = shared.faults.take(&[path.as_str(), inner_path.as_str()]) {
-                    fault_reply(target.family, &spec)
-                } else if let Err(reply) =
-                    authenticate(&shared.oauth, &target, &method, &parts.headers)
-                {
-                    reply
-                } else {
-                    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-                        Err(_) => Reply::error(
-                            target.family,
-                            413,
-                            "The request body is too large for this endpoint.",
-                        ),
-                        Ok(bytes) => match Params::parse(parts.uri.query()) {
-                            Err(msg) => Reply::error(target.family, 400, &msg),
-                            Ok(params) => {
-                                let store = shared
-                                    .store
-                                    .read()
-                                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                                let ctx = Ctx {
-                                    method: &method,
-                                    site: target.site,
-                                    jira_base: target.jira_base,
-                                    wiki_base: target.wiki_base,
-                                    wiki_context: if target.site == Site::Dc {
-                                        "/dc"
-                                    } else {
-                                        "/wiki"
-                                    },
-                                    params,
-                                    body: &bytes,
-                                    store: &store,
-                                };
-                                let segs: Vec<&str> =
-                                    target.segments.iter().map(String::as_str).collect();
-                                dispatch(&ctx, target.family, &segs)
-                            }
-                        },
+                let fault = shared
+                    .faults
+                    .take(method.as_str(), &[path.as_str(), inner_path.as_str()]);
+                match apply_fault(fault, target.family).await {
+                    FaultAction::Answer(reply) => reply,
+                    action => {
+                        dropped = matches!(action, FaultAction::Drop);
+                        serve_site(&shared, target, &method, &parts, body).await
                     }
                 }
             }
         }
     };
 
-    let status = reply.status;
+    let status = if dropped { 0 } else { reply.status };
     {
         let mut log = lock(&shared.log);
         if log.len() >= MAX_LOGGED_REQUESTS {
@@ -496,7 +543,69 @@ async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             status,
         });
     }
+    if dropped {
+        match parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<net::ConnHandle>>()
+        {
+            Some(conn) => conn.0.drop_connection(),
+            None => tracing::warn!("drop_after_commit: no connection handle; answering normally"),
+        }
+    }
     reply.into_response()
+}
+
+/// Authenticates and answers a request for the Jira or Confluence site. Writes (any method but
+/// GET/HEAD on a write endpoint) hold the store's write lock; everything else a read lock.
+async fn serve_site(
+    shared: &Shared,
+    target: Target,
+    method: &Method,
+    parts: &axum::http::request::Parts,
+    body: Body,
+) -> Reply {
+    if let Err(reply) = authenticate(&shared.oauth, &target, method, &parts.headers) {
+        return reply;
+    }
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Reply::error(
+                target.family,
+                413,
+                "The request body is too large for this endpoint.",
+            );
+        }
+    };
+    let params = match Params::parse(parts.uri.query()) {
+        Ok(p) => p,
+        Err(msg) => return Reply::error(target.family, 400, &msg),
+    };
+    let req = Req {
+        method,
+        site: target.site,
+        jira_base: target.jira_base,
+        wiki_base: target.wiki_base,
+        wiki_context: if target.site == Site::Dc {
+            "/dc"
+        } else {
+            "/wiki"
+        },
+        params,
+        body: &bytes,
+    };
+    let segs: Vec<&str> = target.segments.iter().map(String::as_str).collect();
+    // Jira searches by POST only read: keep them on the shared lock so they run concurrently.
+    let post_search = matches!(segs.as_slice(), ["rest", "api", _, "search", ..]);
+    if *method == Method::GET || *method == Method::HEAD || post_search {
+        let store = shared.read_store();
+        return dispatch(&req.ctx(&store), target.family, &segs);
+    }
+    let mut store = shared.write_store();
+    match dispatch_write(&req, &mut store, target.family, &segs) {
+        Some(reply) => reply,
+        None => dispatch(&req.ctx(&store), target.family, &segs),
+    }
 }
 
 /// Where a request goes once the gateway prefix or context path is peeled off.
@@ -658,35 +767,6 @@ fn authenticate(
     Err(reply.header("WWW-Authenticate", challenge))
 }
 
-fn fault_reply(family: Family, spec: &FaultSpec) -> Reply {
-    let status = if (100..=599).contains(&spec.status) {
-        spec.status
-    } else {
-        500
-    };
-    let message = match status {
-        429 => "Rate limit exceeded.",
-        503 => "The service is temporarily unavailable. Please try again later.",
-        _ => "The sandbox was told to fail this request.",
-    };
-    let mut reply = Reply::error(family, status, message);
-    if let Some(secs) = spec.retry_after {
-        reply = reply.header("Retry-After", &secs.to_string());
-    }
-    if status == 429 {
-        let wait = i64::try_from(spec.retry_after.unwrap_or(1)).unwrap_or(i64::MAX / 4);
-        let reset = time::OffsetDateTime::now_utc()
-            .checked_add(time::Duration::seconds(wait))
-            .unwrap_or_else(time::OffsetDateTime::now_utc);
-        reply = reply
-            .header("X-RateLimit-Reset", &wire::format_reset(reset))
-            .header("RateLimit-Reason", "jira-burst-based")
-            .header("X-RateLimit-Limit", "100")
-            .header("X-RateLimit-Remaining", "0");
-    }
-    reply
-}
-
 fn dispatch(ctx: &Ctx<'_>, family: Family, segs: &[&str]) -> Reply {
     match (ctx.site, segs) {
         (Site::Cloud, ["rest", "api", "3", rest @ ..]) => jira::route(ctx, rest),
@@ -701,12 +781,33 @@ fn dispatch(ctx: &Ctx<'_>, family: Family, segs: &[&str]) -> Reply {
     }
 }
 
+/// Routes the write endpoints (POST/PUT/DELETE that change the store); `None` when the path
+/// is not one, so the read router answers (searches by POST, 405s, 404s).
+fn dispatch_write(
+    req: &Req<'_>,
+    store: &mut seed::Store,
+    family: Family,
+    segs: &[&str],
+) -> Option<Reply> {
+    match (req.site, segs) {
+        (Site::Cloud, ["rest", "api", "3", rest @ ..])
+        | (Site::Dc, ["rest", "api", "2", rest @ ..]) => jira_write::route(req, store, rest),
+        (Site::Cloud, ["wiki", "api", "v2", rest @ ..]) => confluence_write::v2(req, store, rest),
+        (Site::Cloud, ["wiki", "rest", "api", rest @ ..]) => confluence_write::v1(req, store, rest),
+        (Site::Dc, ["rest", "api", rest @ ..]) if family == Family::ConfluenceV1 => {
+            confluence_write::v1(req, store, rest)
+        }
+        _ => None,
+    }
+}
+
 fn control_error(status: StatusCode, message: &str) -> Response {
     Reply::json(status.as_u16(), json!({"error": message})).into_response()
 }
 
 #[derive(serde::Deserialize)]
 struct FaultBody {
+    #[serde(default)]
     status: u16,
     #[serde(default = "one")]
     count: u32,
@@ -714,6 +815,30 @@ struct FaultBody {
     retry_after: Option<u64>,
     #[serde(default)]
     path_prefix: Option<String>,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    skip: u32,
+    #[serde(default)]
+    delay_ms: Option<u64>,
+    #[serde(default)]
+    drop_after_commit: bool,
+}
+
+impl FaultBody {
+    /// Why the rule cannot be used, if it cannot.
+    fn problem(&self) -> Option<&'static str> {
+        let acts = self.delay_ms.is_some() || self.drop_after_commit;
+        if self.status == 0 && !acts {
+            Some("invalid fault: give a status between 100 and 599, delay_ms or drop_after_commit")
+        } else if self.status != 0 && !(100..=599).contains(&self.status) {
+            Some("invalid fault: status must be between 100 and 599")
+        } else if self.delay_ms.is_some_and(|ms| ms > 600_000) {
+            Some("invalid fault: delay_ms must be at most 600000")
+        } else {
+            None
+        }
+    }
 }
 
 fn one() -> u32 {
@@ -772,17 +897,25 @@ fn control(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Respons
     match (method.as_str(), path) {
         ("POST", "/__sandbox/faults") => match serde_json::from_slice::<FaultBody>(body) {
             Err(e) => control_error(StatusCode::BAD_REQUEST, &format!("invalid fault: {e}")),
-            Ok(f) if !(100..=599).contains(&f.status) => control_error(
+            Ok(f) if f.problem().is_some() => control_error(
                 StatusCode::BAD_REQUEST,
-                "invalid fault: status must be between 100 and 599",
+                f.problem().unwrap_or("invalid fault"),
             ),
             Ok(f) => {
-                shared.faults.inject(FaultSpec {
-                    status: f.status,
-                    count: f.count,
-                    retry_after: f.retry_after,
-                    path_prefix: f.path_prefix.filter(|p| !p.is_empty()),
-                });
+                shared.faults.inject_with(
+                    FaultSpec {
+                        status: f.status,
+                        count: f.count,
+                        retry_after: f.retry_after,
+                        path_prefix: f.path_prefix.filter(|p| !p.is_empty()),
+                    },
+                    FaultOptions {
+                        method: f.method.filter(|m| !m.is_empty()),
+                        skip: f.skip,
+                        delay_ms: f.delay_ms,
+                        drop_after_commit: f.drop_after_commit,
+                    },
+                );
                 Reply::json(200, json!({"ok": true, "pending": shared.faults.pending()}))
                     .into_response()
             }
@@ -802,6 +935,7 @@ fn control(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Respons
                 Reply::json(200, json!({"ok": true, "ms": l.ms})).into_response()
             }
         },
+        ("GET", "/__sandbox/state") => Reply::json(200, shared.state()).into_response(),
         ("GET", "/__sandbox/requests") => {
             let log: Vec<_> = lock(&shared.log)
                 .iter()

@@ -5,6 +5,8 @@
 //! Every timestamp is relative to the fixed [`REFERENCE`] instant, never the wall clock, so
 //! output is the same on every run. JQL/CQL `now()` is that instant too.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -77,6 +79,85 @@ pub(crate) const STATUSES: [Status; 4] = [
 
 /// Transition ids leading into each status (same index as [`STATUSES`]).
 pub(crate) const TRANSITION_IDS: [&str; 4] = ["11", "21", "31", "41"];
+
+/// The seed workflow: the statuses reachable from each status (indexes into [`STATUSES`]).
+/// To Do → In Progress → In Review → Done is the main line; To Do may also go straight to
+/// review or be closed, work in progress must pass review before Done, review may send work
+/// back, and Done can only be reopened (back to To Do).
+pub(crate) fn transitions_from(status: usize) -> &'static [usize] {
+    match status {
+        0 => &[1, 2, 3],
+        1 => &[0, 2],
+        2 => &[0, 1, 3],
+        3 => &[0],
+        _ => &[],
+    }
+}
+
+/// A select-list custom field offered on the create screen.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CustomField {
+    pub id: &'static str,
+    pub name: &'static str,
+    /// The numeric custom field id (`customId` in the field schema).
+    pub custom_id: i64,
+    /// Project key the field is on.
+    pub project: &'static str,
+    /// Issue type names whose create screen has the field (all standard types when empty).
+    pub types: &'static [&'static str],
+    /// Issue type names for which the field is required.
+    pub required_for: &'static [&'static str],
+    /// Options: (id, value).
+    pub options: &'static [(&'static str, &'static str)],
+}
+
+impl CustomField {
+    /// Whether the field is on the create screen of `itype` in project `project_key`.
+    pub fn applies(&self, project_key: &str, itype: &IssueType) -> bool {
+        self.project.eq_ignore_ascii_case(project_key)
+            && if self.types.is_empty() {
+                !itype.subtask
+            } else {
+                self.types.contains(&itype.name)
+            }
+    }
+
+    /// Whether the field is required for `itype`.
+    pub fn required(&self, itype: &IssueType) -> bool {
+        self.required_for.contains(&itype.name)
+    }
+}
+
+/// Select custom fields: "Team" on every standard ENG issue type (required for Bugs) and
+/// "Severity" on SEC Bugs (required).
+pub(crate) const CUSTOM_FIELDS: [CustomField; 2] = [
+    CustomField {
+        id: "customfield_10020",
+        name: "Team",
+        custom_id: 10020,
+        project: "ENG",
+        types: &[],
+        required_for: &["Bug"],
+        options: &[
+            ("10300", "Platform"),
+            ("10301", "Search"),
+            ("10302", "Integrations"),
+        ],
+    },
+    CustomField {
+        id: "customfield_10050",
+        name: "Severity",
+        custom_id: 10050,
+        project: "SEC",
+        types: &["Bug"],
+        required_for: &["Bug"],
+        options: &[
+            ("10200", "S1 - Critical"),
+            ("10201", "S2 - Major"),
+            ("10202", "S3 - Minor"),
+        ],
+    },
+];
 
 /// An issue type.
 #[derive(Debug, Clone, Copy)]
@@ -195,6 +276,10 @@ pub(crate) struct Issue {
     pub comments: Vec<Comment>,
     pub changelog: Vec<Change>,
     pub resolved: Option<OffsetDateTime>,
+    /// Issue entity properties (`IssueUpdateDetails.properties`, `/issue/{key}/properties`).
+    pub properties: BTreeMap<String, Value>,
+    /// Custom field values by field id (`customfield_10020` → the option JSON).
+    pub custom: BTreeMap<String, Value>,
 }
 
 /// A Confluence space.
@@ -217,7 +302,7 @@ pub(crate) struct PageVersion {
     pub number: i64,
     pub author: usize,
     pub when: OffsetDateTime,
-    pub message: &'static str,
+    pub message: String,
     pub minor: bool,
 }
 
@@ -228,7 +313,7 @@ pub(crate) struct Page {
     pub space: usize,
     pub parent: Option<u64>,
     pub position: i64,
-    pub title: &'static str,
+    pub title: String,
     pub storage: String,
     /// Plain text of the body, for `~` searches and excerpts.
     pub text: String,
@@ -279,6 +364,9 @@ pub(crate) struct Store {
     pub issues: Vec<Issue>,
     pub spaces: Vec<Space>,
     pub pages: Vec<Page>,
+    /// The sandbox clock: [`REFERENCE`] until the first write, then one millisecond later for
+    /// every write, so new things sort after the seed and JQL/CQL `now()` moves with them.
+    pub clock: OffsetDateTime,
 }
 
 /// The signed-in user (index into `users`).
@@ -355,19 +443,91 @@ impl Store {
             issues: Vec::new(),
             spaces: Vec::new(),
             pages: Vec::new(),
+            clock: REFERENCE,
         };
         store.seed_issues();
         store.seed_pages();
         store
     }
 
+    /// The sandbox's "now" (JQL/CQL `now()`, relative dates).
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock
+    }
+
+    /// Advances the clock by one millisecond for a write and returns the new "now".
+    pub fn tick(&mut self) -> OffsetDateTime {
+        self.clock = self
+            .clock
+            .checked_add(Duration::milliseconds(1))
+            .unwrap_or(self.clock);
+        self.clock
+    }
+
     /// Finds an issue by key (case-insensitive) or numeric id.
     pub fn issue(&self, id_or_key: &str) -> Option<&Issue> {
+        self.issue_index(id_or_key).and_then(|i| self.issues.get(i))
+    }
+
+    /// The index of an issue found by key (case-insensitive) or numeric id.
+    pub fn issue_index(&self, id_or_key: &str) -> Option<usize> {
         let k = id_or_key.trim();
         if let Ok(id) = k.parse::<u64>() {
-            return self.issues.iter().find(|i| i.id == id);
+            return self.issues.iter().position(|i| i.id == id);
         }
-        self.issues.iter().find(|i| i.key.eq_ignore_ascii_case(k))
+        self.issues
+            .iter()
+            .position(|i| i.key.eq_ignore_ascii_case(k))
+    }
+
+    /// The id for the next new issue.
+    pub fn next_issue_id(&self) -> u64 {
+        self.issues.iter().map(|i| i.id).max().unwrap_or(10000) + 1
+    }
+
+    /// The number for the next new issue in a project (after its highest key).
+    pub fn next_issue_number(&self, project: usize) -> u32 {
+        self.issues
+            .iter()
+            .filter(|i| i.project == project)
+            .map(|i| i.number)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1)
+    }
+
+    /// The id for the next new comment (unique over all issues).
+    pub fn next_comment_id(&self) -> u64 {
+        self.issues
+            .iter()
+            .flat_map(|i| i.comments.iter().map(|c| c.id))
+            .max()
+            .unwrap_or(10499)
+            + 1
+    }
+
+    /// The id for the next new page (new pages start above every seeded range).
+    pub fn next_page_id(&self) -> u64 {
+        self.pages
+            .iter()
+            .map(|p| p.id)
+            .max()
+            .unwrap_or(0)
+            .max(400_000)
+            + 1
+    }
+
+    /// Appends a changelog entry to the issue at `issue` (an index).
+    pub fn record_change(
+        &mut self,
+        issue: usize,
+        author: usize,
+        at: OffsetDateTime,
+        items: Vec<ChangeItem>,
+    ) {
+        if !items.is_empty() {
+            self.change(issue, author, at, items);
+        }
     }
 
     /// Finds a project by key (case-insensitive) or id.
@@ -446,6 +606,8 @@ impl Store {
             comments: Vec::new(),
             changelog: Vec::new(),
             resolved,
+            properties: BTreeMap::new(),
+            custom: BTreeMap::new(),
         });
         self.issues.len() - 1
     }
@@ -472,12 +634,12 @@ impl Store {
     }
 
     fn change(&mut self, issue: usize, author: usize, at: OffsetDateTime, items: Vec<ChangeItem>) {
-        let id = 20000
-            + self
-                .issues
-                .iter()
-                .map(|i| i.changelog.len() as u64)
-                .sum::<u64>();
+        let id = self
+            .issues
+            .iter()
+            .flat_map(|i| i.changelog.iter().map(|c| c.id + 1))
+            .max()
+            .unwrap_or(20000);
         if let Some(i) = self.issues.get_mut(issue) {
             i.changelog.push(Change {
                 id,
@@ -1033,7 +1195,7 @@ impl Store {
             number,
             author,
             when: ago(days, number),
-            message,
+            message: message.to_string(),
             minor: false,
         };
         let pages: Vec<PageSeed> = vec![
@@ -1109,7 +1271,7 @@ impl Store {
                     space,
                     parent,
                     position,
-                    title,
+                    title: title.to_string(),
                     text: storage_text(&storage),
                     storage,
                     labels,
@@ -1118,6 +1280,18 @@ impl Store {
             )
             .collect();
     }
+}
+
+/// An ADF document holding `text` as paragraphs (split on blank lines), for content written as
+/// plain text or wiki markup (Data Center) that Cloud readers see as ADF.
+pub(crate) fn text_adf(text: &str) -> Value {
+    let paras: Vec<Value> = text
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| adf::p(vec![adf::t(p)]))
+        .collect();
+    adf::doc(paras)
 }
 
 /// Plain text of an ADF document: text, mentions, status lozenges, emoji and card URLs.

@@ -437,7 +437,7 @@ fn spec_dir() -> String {
     concat!(env!("CARGO_MANIFEST_DIR"), "/tests/specs").to_string()
 }
 
-fn load(name: &str) -> Value {
+pub(super) fn load(name: &str) -> Value {
     let path = format!("{}/{name}", spec_dir());
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).expect("spec json")
@@ -445,7 +445,7 @@ fn load(name: &str) -> Value {
 
 /// Rewrites an OpenAPI 3.0 schema into JSON Schema 2020-12: `nullable` becomes a union with
 /// null; boolean `exclusiveMinimum`/`exclusiveMaximum` become numbers.
-fn to_json_schema(v: &mut Value) {
+pub(super) fn to_json_schema(v: &mut Value) {
     let Some(m) = v.as_object_mut() else {
         if let Some(a) = v.as_array_mut() {
             a.iter_mut().for_each(to_json_schema);
@@ -494,12 +494,12 @@ fn to_json_schema(v: &mut Value) {
     }
 }
 
-struct Spec {
-    doc: Value,
+pub(super) struct Spec {
+    pub(super) doc: Value,
 }
 
 impl Spec {
-    fn converted(name: &str) -> Spec {
+    pub(super) fn converted(name: &str) -> Spec {
         let mut doc = load(name);
         if let Some(c) = doc.get_mut("components") {
             to_json_schema(c);
@@ -508,7 +508,7 @@ impl Spec {
     }
 
     /// A validator for `components.schemas.<name>`.
-    fn component(&self, name: &str) -> jsonschema::Validator {
+    pub(super) fn component(&self, name: &str) -> jsonschema::Validator {
         assert!(
             self.doc["components"]["schemas"].get(name).is_some(),
             "no schema {name}"
@@ -521,7 +521,7 @@ impl Spec {
     }
 
     /// A validator for the JSON 200 response of `GET path`.
-    fn response(&self, path: &str) -> jsonschema::Validator {
+    pub(super) fn response(&self, path: &str) -> jsonschema::Validator {
         let mut schema = self.doc["paths"][path]["get"]["responses"]["200"]["content"]
             ["application/json"]["schema"]
             .clone();
@@ -533,23 +533,23 @@ impl Spec {
     }
 }
 
-fn jira_spec() -> &'static Spec {
+pub(super) fn jira_spec() -> &'static Spec {
     static S: OnceLock<Spec> = OnceLock::new();
     S.get_or_init(|| Spec::converted("jira-platform-v3.openapi.json"))
 }
 
-fn conf_v2_spec() -> &'static Spec {
+pub(super) fn conf_v2_spec() -> &'static Spec {
     static S: OnceLock<Spec> = OnceLock::new();
     S.get_or_init(|| Spec::converted("confluence-v2.openapi.json"))
 }
 
-fn conf_v1_spec() -> &'static Spec {
+pub(super) fn conf_v1_spec() -> &'static Spec {
     static S: OnceLock<Spec> = OnceLock::new();
     S.get_or_init(|| Spec::converted("confluence-v1.openapi.json"))
 }
 
 #[track_caller]
-fn assert_valid(v: &jsonschema::Validator, instance: &Value, what: &str) {
+pub(super) fn assert_valid(v: &jsonschema::Validator, instance: &Value, what: &str) {
     let errors: Vec<String> = v
         .iter_errors(instance)
         .take(8)
@@ -566,26 +566,26 @@ fn assert_valid(v: &jsonschema::Validator, instance: &Value, what: &str) {
 // HTTP helpers
 // ---------------------------------------------------------------------------------------------
 
-async fn sandbox() -> Sandbox {
+pub(super) async fn sandbox() -> Sandbox {
     start(SandboxOptions::default())
         .await
         .expect("start sandbox")
 }
 
-struct Resp {
-    status: u16,
-    headers: HeaderMap,
-    body: Value,
+pub(super) struct Resp {
+    pub(super) status: u16,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Value,
 }
 
-fn http() -> reqwest::Client {
+pub(super) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()
         .expect("client")
 }
 
-async fn send(req: reqwest::RequestBuilder) -> Resp {
+pub(super) async fn send(req: reqwest::RequestBuilder) -> Resp {
     let r = req.send().await.expect("request");
     let status = r.status().as_u16();
     let headers = r.headers().clone();
@@ -603,7 +603,7 @@ async fn send(req: reqwest::RequestBuilder) -> Resp {
     }
 }
 
-async fn cloud(sb: &Sandbox, path: &str) -> Resp {
+pub(super) async fn cloud(sb: &Sandbox, path: &str) -> Resp {
     send(
         http()
             .get(format!("{}{path}", sb.base_url()))
@@ -612,7 +612,7 @@ async fn cloud(sb: &Sandbox, path: &str) -> Resp {
     .await
 }
 
-async fn cloud_post(sb: &Sandbox, path: &str, body: &Value) -> Resp {
+pub(super) async fn cloud_post(sb: &Sandbox, path: &str, body: &Value) -> Resp {
     send(
         http()
             .post(format!("{}{path}", sb.base_url()))
@@ -622,7 +622,7 @@ async fn cloud_post(sb: &Sandbox, path: &str, body: &Value) -> Resp {
     .await
 }
 
-async fn dc(sb: &Sandbox, path: &str) -> Resp {
+pub(super) async fn dc(sb: &Sandbox, path: &str) -> Resp {
     send(
         http()
             .get(format!("{}{path}", sb.dc_base_url()))
@@ -635,7 +635,7 @@ fn enc(s: &str) -> String {
     wire::enc(s)
 }
 
-fn keys(v: &Value) -> Vec<String> {
+pub(super) fn keys(v: &Value) -> Vec<String> {
     v["issues"]
         .as_array()
         .expect("issues")
