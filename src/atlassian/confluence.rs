@@ -91,7 +91,7 @@ pub struct SpaceList {
 /// Confluence calls for one site.
 #[derive(Debug, Clone, Copy)]
 pub struct Confluence<'a> {
-    api: &'a Api,
+    pub(super) api: &'a Api,
 }
 
 impl<'a> Confluence<'a> {
@@ -99,11 +99,13 @@ impl<'a> Confluence<'a> {
         Self { api }
     }
 
-    fn url(&self, segments: &[&str]) -> url::Url {
+    /// `{confluence base}/{segments…}`.
+    pub(super) fn url(&self, segments: &[&str]) -> url::Url {
         with_segments(&self.api.confluence_base(), segments)
     }
 
-    fn web(&self, webui: Option<String>) -> Option<String> {
+    /// A link a person can open, from a `_links.webui` path.
+    pub(super) fn web(&self, webui: Option<String>) -> Option<String> {
         let webui = webui?;
         let base = self.api.confluence_web.as_str().trim_end_matches('/');
         Some(format!("{base}{webui}"))
@@ -361,7 +363,7 @@ impl<'a> Confluence<'a> {
 }
 
 /// `body.storage.value` of a v1 content or v2 page response (empty when absent).
-fn storage_body(body: &Value) -> String {
+pub(super) fn storage_body(body: &Value) -> String {
     body.get("body")
         .and_then(|b| b.get("storage"))
         .and_then(|s| s.get("value"))
@@ -370,7 +372,8 @@ fn storage_body(body: &Value) -> String {
         .to_string()
 }
 
-fn decode(message: &str) -> ApiError {
+/// A Confluence [`ApiError::Decode`].
+pub(super) fn decode(message: &str) -> ApiError {
     ApiError::Decode {
         product: Product::Confluence,
         message: message.to_string(),

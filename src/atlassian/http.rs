@@ -80,19 +80,58 @@ pub struct ApiRequest {
     pub body: Option<Value>,
     /// The OAuth scope this endpoint needs (named in missing-scope errors).
     pub scope: Option<&'static str>,
+    /// Sending it twice does no more than sending it once, so a 502/504 (which may come after
+    /// the server acted) is retried. Set from the method by the constructors (GET, HEAD, PUT,
+    /// DELETE, OPTIONS); cleared with [`ApiRequest::not_idempotent`] for a PUT whose repeat
+    /// would act twice. 429 and 503 are retried whatever this says: both mean the request was
+    /// turned away before it was handled.
+    pub idempotent: bool,
 }
 
 impl ApiRequest {
-    /// A GET request.
-    pub fn get(product: Product, url: Url) -> Self {
+    /// A request with any method and no body.
+    pub fn new(product: Product, method: Method, url: Url) -> Self {
+        let idempotent = matches!(
+            method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        );
         Self {
             product,
-            method: Method::GET,
+            method,
             url,
             query: Vec::new(),
             body: None,
             scope: None,
+            idempotent,
         }
+    }
+
+    /// A GET request.
+    pub fn get(product: Product, url: Url) -> Self {
+        Self::new(product, Method::GET, url)
+    }
+
+    /// A POST request (never retried on 502/504: a create may have happened before the
+    /// gateway gave up).
+    pub fn post(product: Product, url: Url) -> Self {
+        Self::new(product, Method::POST, url)
+    }
+
+    /// A PUT request (counted idempotent; see [`ApiRequest::not_idempotent`]).
+    pub fn put(product: Product, url: Url) -> Self {
+        Self::new(product, Method::PUT, url)
+    }
+
+    /// Sets the JSON body (sent with `Content-Type: application/json`).
+    pub fn json(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// Marks the request as unsafe to repeat: a 502/504 answer is reported, not retried.
+    pub fn not_idempotent(mut self) -> Self {
+        self.idempotent = false;
+        self
     }
 
     /// Names the OAuth scope the endpoint needs.
@@ -114,13 +153,16 @@ impl ApiRequest {
             None => self,
         }
     }
+}
 
-    fn idempotent(&self) -> bool {
-        matches!(
-            self.method,
-            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
-        )
-    }
+/// A response read by [`HttpClient::send_accepting`]: its status and JSON body
+/// (`Value::Null` for an empty body).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// HTTP status (a success, or one of the error statuses the caller accepted).
+    pub status: u16,
+    /// The body.
+    pub body: Value,
 }
 
 /// The shared HTTP client for one site.
@@ -179,9 +221,25 @@ impl HttpClient {
     /// Sends a request, retrying per [`RetryPolicy`], and returns the JSON body
     /// (`Value::Null` for an empty body).
     pub async fn send(&self, trace: &CallTrace, req: ApiRequest) -> Result<Value, ApiError> {
+        self.send_accepting(trace, req, &[])
+            .await
+            .map(|answer| answer.body)
+    }
+
+    /// Like [`HttpClient::send`], but an answer whose status is in `accept` (e.g. `&[400]`)
+    /// and whose body is JSON comes back as `Ok` with its status, for endpoints whose error
+    /// bodies carry results (Jira's bulk create). Retries, redirects, re-authorization and
+    /// missing-scope detection happen exactly as in `send` (a 401 is never accepted); an
+    /// accepted status with a body that is not JSON is still an [`ApiError::Status`].
+    pub async fn send_accepting(
+        &self,
+        trace: &CallTrace,
+        req: ApiRequest,
+        accept: &[u16],
+    ) -> Result<Answer, ApiError> {
         let product = req.product;
         let path = req.url.path().to_string();
-        let idempotent = req.idempotent();
+        let idempotent = req.idempotent;
         let mut attempt: u32 = 0;
         // An OAuth token refused with 401 is refreshed once and the request sent again.
         let mut rejected: Option<Secret> = None;
@@ -303,6 +361,15 @@ impl HttpClient {
                         )));
                     }
                 }
+                if status != StatusCode::UNAUTHORIZED
+                    && accept.contains(&status.as_u16())
+                    && let Ok(json) = serde_json::from_slice::<Value>(&body)
+                {
+                    return Ok(Answer {
+                        status: status.as_u16(),
+                        body: json,
+                    });
+                }
                 return Err(ApiError::Status {
                     product,
                     status: status.as_u16(),
@@ -310,12 +377,20 @@ impl HttpClient {
                 });
             }
             if body.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Value::Null);
+                return Ok(Answer {
+                    status: status.as_u16(),
+                    body: Value::Null,
+                });
             }
-            return serde_json::from_slice(&body).map_err(|e| ApiError::Decode {
-                product,
-                message: format!("{path}: body is not valid JSON ({e})"),
-            });
+            return serde_json::from_slice(&body)
+                .map(|json| Answer {
+                    status: status.as_u16(),
+                    body: json,
+                })
+                .map_err(|e| ApiError::Decode {
+                    product,
+                    message: format!("{path}: body is not valid JSON ({e})"),
+                });
         }
     }
 
@@ -432,6 +507,19 @@ mod tests {
             !trace.take_retry(&policy, Duration::ZERO),
             "fifth retry refused"
         );
+    }
+
+    #[test]
+    fn only_idempotent_requests_retry_gateway_errors() {
+        let url = Url::parse("https://x.invalid/").unwrap();
+        assert!(ApiRequest::get(Product::Jira, url.clone()).idempotent);
+        assert!(!ApiRequest::post(Product::Jira, url.clone()).idempotent);
+        assert!(ApiRequest::put(Product::Jira, url.clone()).idempotent);
+        let put = ApiRequest::put(Product::Jira, url)
+            .json(serde_json::json!({"a": 1}))
+            .not_idempotent();
+        assert!(!put.idempotent);
+        assert_eq!(put.body, Some(serde_json::json!({"a": 1})));
     }
 
     #[test]

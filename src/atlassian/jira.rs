@@ -366,7 +366,7 @@ pub struct FieldMeta {
 /// Jira calls for one site.
 #[derive(Debug, Clone, Copy)]
 pub struct Jira<'a> {
-    api: &'a Api,
+    pub(super) api: &'a Api,
 }
 
 impl<'a> Jira<'a> {
@@ -381,13 +381,15 @@ impl<'a> Jira<'a> {
         }
     }
 
-    fn url(&self, rest: &[&str]) -> url::Url {
+    /// `{jira base}/rest/api/{v}/{rest…}`.
+    pub(super) fn url(&self, rest: &[&str]) -> url::Url {
         let mut segments = vec!["rest", "api", self.v()];
         segments.extend_from_slice(rest);
         with_segments(&self.api.jira_base(), &segments)
     }
 
-    async fn get(&self, trace: &CallTrace, req: ApiRequest) -> Result<Value, ApiError> {
+    /// Sends a request (of any method) and returns its JSON body.
+    pub(super) async fn get(&self, trace: &CallTrace, req: ApiRequest) -> Result<Value, ApiError> {
         self.api.http.send(trace, req).await
     }
 
@@ -492,16 +494,7 @@ impl<'a> Jira<'a> {
                     .collect(),
             })
             .collect();
-        let transitions = array(&body, "transitions")
-            .iter()
-            .filter_map(|t| {
-                Some(Transition {
-                    id: id(t, "id")?,
-                    name: text(t, "name")?,
-                    to: name_of(t, "to"),
-                })
-            })
-            .collect();
+        let transitions = parse_transitions(&body);
         Ok(IssueDetail {
             issue,
             changelog,
@@ -639,54 +632,38 @@ impl<'a> Jira<'a> {
             .collect())
     }
 
-    /// Fields on the create screen of one issue type.
+    /// Fields on the create screen of one issue type (the summary of
+    /// [`Jira::create_screen`]: allowed values by name).
     pub async fn create_fields(
         &self,
         trace: &CallTrace,
         project: &str,
         issue_type_id: &str,
     ) -> Result<Vec<FieldMeta>, ApiError> {
-        let list = self
-            .createmeta_pages(
-                trace,
-                &["issue", "createmeta", project, "issuetypes", issue_type_id],
-                "fields",
-            )
-            .await?;
-        Ok(list
-            .iter()
-            .filter_map(|f| {
-                let schema = f.get("schema");
-                let base = schema.and_then(|s| text(s, "type")).unwrap_or_default();
-                let kind = match schema.and_then(|s| text(s, "items")) {
-                    Some(items) => format!("{base}<{items}>"),
-                    None => base,
-                };
-                Some(FieldMeta {
-                    id: text(f, "fieldId").or_else(|| text(f, "key"))?,
-                    name: text(f, "name").unwrap_or_default(),
-                    required: f.get("required").and_then(Value::as_bool).unwrap_or(false),
-                    has_default: f
-                        .get("hasDefaultValue")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
-                    kind,
-                    allowed: array(f, "allowedValues")
-                        .iter()
-                        .filter_map(|a| {
-                            text(a, "name")
-                                .or_else(|| text(a, "value"))
-                                .or_else(|| text(a, "key"))
-                        })
-                        .collect(),
-                })
+        let specs = self.create_screen(trace, project, issue_type_id).await?;
+        Ok(specs
+            .into_iter()
+            .map(|f| FieldMeta {
+                kind: match &f.items {
+                    Some(items) => format!("{}<{items}>", f.schema_type),
+                    None => f.schema_type.clone(),
+                },
+                allowed: f
+                    .choices
+                    .into_iter()
+                    .filter_map(|c| c.name.or(c.value))
+                    .collect(),
+                id: f.id,
+                name: f.name,
+                required: f.required,
+                has_default: f.has_default,
             })
             .collect())
     }
 
     /// Every item of a paged createmeta list (Cloud names the array `cloud_key`, Data Center
     /// `values`), following `startAt` for up to 5 pages of 200.
-    async fn createmeta_pages(
+    pub(super) async fn createmeta_pages(
         &self,
         trace: &CallTrace,
         path: &[&str],
@@ -729,7 +706,22 @@ impl<'a> Jira<'a> {
     }
 }
 
-fn decode(message: &str) -> ApiError {
+/// The `transitions` of a transitions or issue (`expand=transitions`) response.
+pub(super) fn parse_transitions(body: &Value) -> Vec<Transition> {
+    array(body, "transitions")
+        .iter()
+        .filter_map(|t| {
+            Some(Transition {
+                id: id(t, "id")?,
+                name: text(t, "name")?,
+                to: name_of(t, "to"),
+            })
+        })
+        .collect()
+}
+
+/// A Jira [`ApiError::Decode`].
+pub(super) fn decode(message: &str) -> ApiError {
     ApiError::Decode {
         product: Product::Jira,
         message: message.to_string(),

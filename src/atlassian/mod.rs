@@ -6,12 +6,18 @@
 //! - [`http`]: [`http::HttpClient`] (auth, retries, redirects) and [`http::CallTrace`].
 //! - [`error`]: [`ApiError`] and the error-body parser.
 //! - [`jira`], [`confluence`]: the calls and their normalized results.
+//! - [`jira_write`], [`confluence_write`]: creates, edits, comments, transitions and page
+//!   writes, plus the look-ups that tell after a crash what a bulk call created.
 
 pub mod confluence;
+pub mod confluence_write;
 pub mod error;
 pub mod http;
 pub mod jira;
+pub mod jira_write;
 mod json;
+#[cfg(test)]
+mod write_tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

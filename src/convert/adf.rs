@@ -581,7 +581,8 @@ mod tests {
                 {"type": "listItem", "content": [p("two")]}
             ]}
         ]));
-        assert_eq!(out, "- one\n  3. three\n  4. four\n- two");
+        // "3." cannot interrupt a paragraph in CommonMark, so the nested list needs a blank line.
+        assert_eq!(out, "- one\n\n  3. three\n  4. four\n\n- two");
     }
 
     #[test]

@@ -104,8 +104,11 @@ fn join_blocks(blocks: &[Block], in_item: bool) -> String {
             continue;
         }
         if !out.is_empty() {
-            // A list straight after a paragraph inside a list item stays tight ("- a\n  - b").
-            if in_item && prev_was_para && matches!(block, Block::List(_)) {
+            // A list straight after a paragraph inside a list item stays tight ("- a\n  - b"),
+            // unless it could not interrupt the paragraph: an ordered list starting at a number
+            // other than 1 would be read as more paragraph text.
+            let interrupts = matches!(block, Block::List(l) if l.start.is_none_or(|s| s == 1));
+            if in_item && prev_was_para && interrupts {
                 out.push('\n');
             } else {
                 out.push_str("\n\n");
@@ -344,11 +347,14 @@ fn render_inline(i: &Inline, out: &mut String) {
             } else if inner.trim().is_empty() || inner.trim() == escape_text(href) {
                 out.push_str(&autolink(href));
             } else {
+                // Edge whitespace goes outside the brackets rather than being dropped.
+                out.push_str(&inner[..inner.len() - inner.trim_start().len()]);
                 out.push('[');
                 out.push_str(inner.trim());
                 out.push_str("](");
                 out.push_str(&link_destination(href));
                 out.push(')');
+                out.push_str(&inner[inner.trim_end().len()..]);
             }
         }
     }
@@ -679,11 +685,43 @@ mod tests {
     }
 
     #[test]
+    fn nested_ordered_list_not_starting_at_one_is_separated() {
+        let item = |blocks| Item {
+            check: None,
+            blocks,
+        };
+        let md = render_document(&[Block::List(List {
+            start: None,
+            items: vec![item(vec![
+                para("a"),
+                Block::List(List {
+                    start: Some(3),
+                    items: vec![item(vec![para("b")])],
+                }),
+            ])],
+        })]);
+        assert_eq!(md, "- a\n\n  3. b");
+    }
+
+    #[test]
     fn link_destination_with_spaces_uses_angle_brackets() {
         let md = render_document(&[Block::Paragraph(vec![Inline::Link {
             href: "http://x/a b".into(),
             content: vec![text("t")],
         }])]);
         assert_eq!(md, "[t](<http://x/a%20b>)");
+    }
+
+    #[test]
+    fn link_text_edge_whitespace_stays_outside() {
+        let md = render_document(&[Block::Paragraph(vec![
+            text("a"),
+            Inline::Link {
+                href: "http://x".into(),
+                content: vec![text(" b ")],
+            },
+            text("c"),
+        ])]);
+        assert_eq!(md, "a [b](http://x) c");
     }
 }

@@ -3,6 +3,7 @@
 //! - [`adf_to_markdown`]: Atlassian Document Format (Jira Cloud descriptions and comments).
 //! - [`storage_to_markdown`]: Confluence storage format (XHTML with `ac:`/`ri:` elements).
 //! - [`wiki_to_markdown`]: Jira Server/Data Center wiki markup.
+//! - [`from_md`]: the reverse direction, Markdown → ADF / wiki markup / storage XHTML.
 //!
 //! All converters are total: any input (including malformed or hostile input) produces some
 //! Markdown and never panics; unknown constructs degrade to their text instead of vanishing.
@@ -16,9 +17,12 @@
 //! attachments and images are bracketed placeholders (`[attachment: a.png]`, `[image: a.png]`).
 
 mod adf;
+pub mod from_md;
 mod md;
 mod storage;
 mod wiki;
+
+pub use from_md::{markdown_to_adf, markdown_to_storage, markdown_to_wiki};
 
 /// Converts an ADF document (`{"type":"doc","version":1,"content":[…]}`) to Markdown.
 ///

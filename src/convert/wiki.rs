@@ -91,7 +91,8 @@ fn parse_blocks(mut lines: Vec<String>, depth: usize) -> Vec<Block> {
             let mut current = rest;
             let mut j = i;
             loop {
-                if let Some(pos) = find_ci(&current, &closer) {
+                let verbatim = matches!(section, Section::Code | Section::NoFormat);
+                if let Some(pos) = find_closer(&current, &closer, !verbatim) {
                     body.push(current[..pos].to_string());
                     let after = current[pos + closer.len()..].to_string();
                     if after.trim().is_empty() {
@@ -171,6 +172,19 @@ fn parse_blocks(mut lines: Vec<String>, depth: usize) -> Vec<Block> {
     }
     flush_para(&mut para, &mut out);
     out
+}
+
+/// [`find_ci`] for a section closer; with `escapable`, a closer right after a backslash
+/// (`\{quote}`, literal text) does not count.
+fn find_closer(hay: &str, needle: &str, escapable: bool) -> Option<usize> {
+    let mut from = 0;
+    loop {
+        let pos = from + find_ci(hay.get(from..)?, needle)?;
+        if !(escapable && hay[..pos].ends_with('\\')) {
+            return Some(pos);
+        }
+        from = pos + 1;
+    }
 }
 
 /// Case-insensitive ASCII search for `needle` in `hay`.
@@ -339,6 +353,15 @@ fn table_row(line: &str) -> Row {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        if c == '\\'
+            && let Some(&n) = chars.get(i + 1)
+        {
+            // `\|`, `\[`, `\\`: left for the inline parser, never a separator or bracket.
+            cur.push(c);
+            cur.push(n);
+            i += 2;
+            continue;
+        }
         match c {
             '[' => brackets += 1,
             ']' => brackets = brackets.saturating_sub(1),
@@ -354,9 +377,6 @@ fn table_row(line: &str) -> Row {
             if chars.get(i + 1) == Some(&'|') {
                 i += 1;
             }
-        } else if c == '\\' && chars.get(i + 1) == Some(&'|') {
-            cur.push('|');
-            i += 1;
         } else {
             cur.push(c);
         }
@@ -403,7 +423,7 @@ fn inline(s: &str, depth: usize) -> Vec<Inline> {
                 i += 2;
                 continue;
             }
-            if let Some(n) = next.filter(|n| "*_-+^~{}[]!|?#".contains(*n)) {
+            if let Some(n) = next.filter(|n| ESCAPABLE.contains(*n)) {
                 buf.push(n);
                 i += 2;
                 continue;
@@ -415,10 +435,24 @@ fn inline(s: &str, depth: usize) -> Vec<Inline> {
             && let Some(end) = find_seq(&chars, i + 2, &['}', '}'], SCAN_LIMIT)
             && end > i + 2
         {
-            let code: String = chars[i + 2..end].iter().collect();
+            let code = unescape(&chars[i + 2..end]);
             flush(&mut buf, &mut out);
             out.push(Inline::Code(code));
             i = end + 2;
+            continue;
+        }
+        // {*}bold{*}: Jira's span form that also works inside a word.
+        if c == '{'
+            && chars.get(i + 2) == Some(&'}')
+            && let Some(d) = next.filter(|d| "*_-+^~".contains(*d))
+            && depth < MAX_NEST
+            && let Some(end) = find_seq(&chars, i + 3, &['{', d, '}'], SCAN_LIMIT)
+            && end > i + 3
+        {
+            let content: String = chars[i + 3..end].iter().collect();
+            flush(&mut buf, &mut out);
+            out.extend(styled(d, inline(&content, depth + 1)));
+            i = end + 3;
             continue;
         }
         // {color:red}…{color}, {anchor:x}: drop the tags, keep the text.
@@ -434,11 +468,7 @@ fn inline(s: &str, depth: usize) -> Vec<Inline> {
         }
         // [links], [~mentions], [^attachments]
         if c == '['
-            && let Some(end) = chars[i + 1..]
-                .iter()
-                .take(SCAN_LIMIT)
-                .position(|c| *c == ']' || *c == '[')
-            && chars[i + 1 + end] == ']'
+            && let Some(end) = link_end(&chars[i + 1..])
         {
             let inner: String = chars[i + 1..i + 1 + end].iter().collect();
             if let Some(parsed) = link(&inner, depth) {
@@ -481,15 +511,7 @@ fn inline(s: &str, depth: usize) -> Vec<Inline> {
             && let Some((content, end)) = delimited(&chars, i, d)
         {
             flush(&mut buf, &mut out);
-            let inner = inline(&content, depth + 1);
-            out.extend(match d {
-                '*' => vec![Inline::Strong(inner)],
-                '_' | '?' => vec![Inline::Em(inner)],
-                '-' => vec![Inline::Strike(inner)],
-                '^' => vec![Inline::Sup(inner)],
-                '~' => vec![Inline::Sub(inner)],
-                _ => inner, // `+underline+`: no Markdown equivalent, keep the text.
-            });
+            out.extend(styled(d, inline(&content, depth + 1)));
             i = end;
             continue;
         }
@@ -500,12 +522,74 @@ fn inline(s: &str, depth: usize) -> Vec<Inline> {
     out
 }
 
+/// Characters a backslash escapes.
+const ESCAPABLE: &str = "*_-+^~{}[]!|?#";
+
+/// The span for delimiter `d` around already parsed content.
+fn styled(d: char, inner: Vec<Inline>) -> Vec<Inline> {
+    match d {
+        '*' => vec![Inline::Strong(inner)],
+        '_' | '?' => vec![Inline::Em(inner)],
+        '-' => vec![Inline::Strike(inner)],
+        '^' => vec![Inline::Sup(inner)],
+        '~' => vec![Inline::Sub(inner)],
+        _ => inner, // `+underline+`: no Markdown equivalent, keep the text.
+    }
+}
+
+/// True if `chars[k]` is escaped: preceded by an odd run of backslashes (`\\` is a line break).
+fn escaped(chars: &[char], k: usize) -> bool {
+    chars[..k]
+        .iter()
+        .rev()
+        .take(64)
+        .take_while(|c| **c == '\\')
+        .count()
+        % 2
+        == 1
+}
+
+/// Resolves backslash escapes (`\*` → `*`).
+fn unescape(chars: &[char]) -> String {
+    let mut out = String::with_capacity(chars.len());
+    let mut i = 0;
+    while i < chars.len() {
+        match chars.get(i + 1) {
+            Some(&n) if chars[i] == '\\' && ESCAPABLE.contains(n) => {
+                out.push(n);
+                i += 2;
+            }
+            _ => {
+                out.push(chars[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Index of the `]` closing a link whose inside starts at `chars[0]`, skipping escaped
+/// characters; `None` if another `[` or nothing comes first.
+fn link_end(chars: &[char]) -> Option<usize> {
+    let mut k = 0;
+    while k < chars.len().min(SCAN_LIMIT) {
+        match chars[k] {
+            '\\' => k += 2,
+            ']' => return Some(k),
+            '[' => return None,
+            _ => k += 1,
+        }
+    }
+    None
+}
+
+/// First occurrence of `seq` at or after `from` (within `limit`) that is not escaped.
 fn find_seq(chars: &[char], from: usize, seq: &[char], limit: usize) -> Option<usize> {
     let end = chars
         .len()
         .saturating_sub(seq.len().saturating_sub(1))
         .min(from.saturating_add(limit));
-    (from..end).find(|&k| chars[k..].starts_with(seq))
+    (from..end).find(|&k| chars[k..].starts_with(seq) && !escaped(chars, k))
 }
 
 /// A delimited span starting at `i` (`*bold*`, `??cite??`): the opener needs a non-word before
@@ -529,7 +613,11 @@ fn delimited(chars: &[char], i: usize, d: char) -> Option<(String, usize)> {
         } else {
             chars[j] == d
         };
-        if is_closer && !chars[j - 1].is_whitespace() && !is_word(chars.get(j + width).copied()) {
+        if is_closer
+            && !escaped(chars, j)
+            && !chars[j - 1].is_whitespace()
+            && !is_word(chars.get(j + width).copied())
+        {
             let content: String = chars[i + width..j].iter().collect();
             if content.chars().all(|c| c == d) {
                 return None;
@@ -554,7 +642,13 @@ fn link(inner: &str, depth: usize) -> Option<Vec<Inline>> {
     if let Some(att) = inner_t.strip_prefix('^') {
         return Some(vec![text(format!("[attachment: {}]", att.trim()))]);
     }
-    if let Some((label, rest)) = inner_t.split_once('|') {
+    let inner_chars: Vec<char> = inner_t.chars().collect();
+    let pipe = (0..inner_chars.len()).find(|&k| inner_chars[k] == '|' && !escaped(&inner_chars, k));
+    let split = pipe.map(|k| {
+        let at = inner_chars[..k].iter().map(|c| c.len_utf8()).sum::<usize>();
+        (&inner_t[..at], &inner_t[at + 1..])
+    });
+    if let Some((label, rest)) = split {
         let target = rest.split('|').next().unwrap_or("").trim();
         if let Some(user) = target.strip_prefix('~') {
             return Some(vec![text(format!("@{}", user.trim()))]);
@@ -699,6 +793,27 @@ mod tests {
             md("{color:red}alert{color} and \\*literal\\*"),
             "alert and \\*literal\\*"
         );
+    }
+
+    #[test]
+    fn backslash_escapes_are_honoured_everywhere() {
+        // Jira parses markup (and escapes) inside monospace, link labels and table cells.
+        assert_eq!(md("{{a\\*b\\}}}"), "`a*b}`");
+        assert_eq!(md("*a \\*, b*"), "**a \\*, b**");
+        assert_eq!(
+            md("[a\\]b\\|c|https://x.example]"),
+            "[a]b|c](https://x.example)"
+        );
+        assert_eq!(md("|a \\[ b|c|"), "| a [ b | c |\n| --- | --- |");
+        assert_eq!(
+            md("{quote}\nsay \\{quote} here\n{quote}"),
+            "> say {quote} here"
+        );
+    }
+
+    #[test]
+    fn braced_spans_work_inside_words() {
+        assert_eq!(md("foo{*}bar{*}baz x{_}y{_}"), "foo**bar**baz x*y*");
     }
 
     #[test]
