@@ -1,5 +1,6 @@
 //! SPEC §8 measurements against the built-in sandbox: cold start, tools/list size, per-call
-//! overhead, text size of a 20-issue search, memory after 1,000 calls.
+//! overhead, text size of a 20-issue search, memory after 1,000 calls, and 500 issues through
+//! `jira_bulk_create_issues` at 50 ms per request beside a naive one-request-per-issue loop.
 //!
 //! Run: `cargo bench --bench bridge` (release build; prints a Markdown table).
 //! The bridge under test is the real binary over stdio; the sandbox runs in this process.
@@ -134,7 +135,7 @@ fn main() {
     std::fs::write(
         home.path().join("config.toml"),
         format!(
-            "[site]\nurl = \"{}\"\ndeployment = \"cloud\"\nemail = \"{}\"\napi_token = \"{}\"\n[audit]\nfsync = false\n",
+            "[site]\nurl = \"{}\"\ndeployment = \"cloud\"\nemail = \"{}\"\napi_token = \"{}\"\n[audit]\nfsync = false\n[policy]\nmax_bulk_items = 500\n",
             sb.base_url(),
             atlassian_mcp_bridge::sandbox::SANDBOX_EMAIL,
             atlassian_mcp_bridge::sandbox::SANDBOX_API_TOKEN
@@ -217,7 +218,30 @@ fn main() {
         };
     }
     let rss_after = b.rss_kb();
+
+    // Bulk create: 500 issues in one call, the sandbox answering every request after 50 ms.
+    sb.faults().set_latency(Duration::from_millis(50));
+    let items: Vec<Value> = (0..500)
+        .map(|n| {
+            json!({"project": "OPS", "issue_type": "Task", "summary": format!("Bench item {n}"),
+                        "description": format!("From the **bench**, item {n}")})
+        })
+        .collect();
+    sb.clear_requests();
+    let t0 = Instant::now();
+    let r = b.call("jira_bulk_create_issues", json!({"issues": items}));
+    let bulk_wall = t0.elapsed().as_secs_f64();
+    let bulk_created = r["result"]["structuredContent"]["created"]
+        .as_u64()
+        .unwrap_or(0);
+    let bulk_requests = sb.requests().len();
     b.close();
+
+    // The naive way: one POST /rest/api/3/issue per issue, one after another.
+    sb.clear_requests();
+    let naive_wall = rt.block_on(naive_loop(&sb, 500));
+    let naive_requests = sb.requests().len();
+    sb.faults().set_latency(Duration::ZERO);
 
     // OAuth refresh: lock the store, re-read it, POST the refresh, persist the rotated token.
     let refresh_ms = oauth_refresh_times(&rt, &sb);
@@ -253,7 +277,36 @@ fn main() {
         pct(&refresh_ms, 0.5),
         pct(&refresh_ms, 0.95)
     );
+    println!(
+        "| bulk create 500 issues, sandbox at 50 ms/request, one jira_bulk_create_issues call | {bulk_wall:.2} s wall, {bulk_requests} requests, {bulk_created} created |"
+    );
+    println!(
+        "| naive loop: one POST per issue, sequential, same latency | {naive_wall:.2} s wall, {naive_requests} requests |"
+    );
     rt.block_on(sb.shutdown());
+}
+
+/// 500 sequential single creates straight at the sandbox: what a client without bulk does.
+async fn naive_loop(sb: &atlassian_mcp_bridge::sandbox::Sandbox, n: usize) -> f64 {
+    let http = reqwest::Client::new();
+    let url = format!("{}/rest/api/3/issue", sb.base_url().trim_end_matches('/'));
+    let t0 = Instant::now();
+    for i in 0..n {
+        let body = json!({"fields": {"project": {"key": "OPS"}, "issuetype": {"name": "Task"},
+                                     "summary": format!("Naive item {i}")}});
+        let r = http
+            .post(&url)
+            .basic_auth(
+                atlassian_mcp_bridge::sandbox::SANDBOX_EMAIL,
+                Some(atlassian_mcp_bridge::sandbox::SANDBOX_API_TOKEN),
+            )
+            .json(&body)
+            .send()
+            .await
+            .expect("naive create");
+        assert_eq!(r.status().as_u16(), 201, "naive create");
+    }
+    t0.elapsed().as_secs_f64()
 }
 
 fn oauth_refresh_times(

@@ -10,10 +10,13 @@
 //! - [`catalog`]: the one list of tools (name, read/write, served or planned) that config,
 //!   policy, the router and the tests read.
 //! - [`config`]: `config.toml` + environment → validated [`config::Settings`].
-//! - [`mcp`]: the MCP server: tool definitions, per-call audit wrapper, text rendering.
+//! - [`mcp`]: the MCP server: one file per tool (`mcp/jira/`, `mcp/confluence/`), the per-call
+//!   gate and audit entry (`mcp/call.rs`), confirmations, bulk results, text rendering.
 //! - [`atlassian`]: the one HTTP client for Jira and Confluence (auth, retries, error mapping,
 //!   Cloud vs Data Center endpoints), reporting every request to the calling tool's audit record.
-//! - [`convert`]: ADF, Confluence storage XHTML and Jira wiki markup → Markdown.
+//! - [`journal`]: the per-operation write journal (fsync'd JSONL under `<home>/journal`, one
+//!   exclusive lock per operation) that makes bulk calls resumable without duplicates.
+//! - [`convert`]: ADF, Confluence storage XHTML and Jira wiki markup ↔ Markdown (pure).
 //! - [`sanitize`]: strips invisible and bidirectional control characters from upstream text.
 //! - [`policy`]: tool allow/deny, read-only, project/space confinement, bulk limits: asked
 //!   through intent-level methods (`admit_jql`, `admit_issue`, `admit_project`, `admit_bulk` …).
@@ -32,6 +35,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod convert;
+pub mod journal;
 pub mod mcp;
 pub mod policy;
 pub mod sandbox;

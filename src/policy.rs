@@ -1,7 +1,18 @@
 //! Local guard rails: which tools exist for this session and what data they may touch.
 
 use crate::catalog::{Access, ToolInfo};
-use crate::config::PolicySettings;
+use crate::config::{ConfirmWrites, PolicySettings};
+
+/// What to do before a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    /// Ask the person (once per call) and go ahead only on a yes.
+    Ask,
+    /// Go ahead without asking.
+    Proceed,
+    /// Refuse: confirmation is required and cannot be had.
+    Refuse(String),
+}
 
 /// Why policy refused something: the caller maps it to its own error type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +168,19 @@ impl Policy {
             None => Err(Refusal::Denied(format!(
                 "page {id}'s space could not be determined, so policy.confluence_spaces cannot allow it"
             ))),
+        }
+    }
+
+    /// Whether to ask the person before a write (`policy.confirm_writes`, SPEC §9), given
+    /// whether this client can be asked.
+    pub fn confirmation(&self, client_can_ask: bool) -> Confirm {
+        match (self.settings.confirm_writes, client_can_ask) {
+            (ConfirmWrites::Never, _) => Confirm::Proceed,
+            (_, true) => Confirm::Ask,
+            (ConfirmWrites::Auto, false) => Confirm::Proceed,
+            (ConfirmWrites::Always, false) => Confirm::Refuse(
+                "this bridge asks before every write (policy.confirm_writes = \"always\"), and this client cannot be asked (it offers no form elicitation); nothing was sent".to_string(),
+            ),
         }
     }
 

@@ -17,3 +17,5 @@ mod spec_conformance;
 mod tools;
 /// 429/503 retries, rate-limit exhaustion, upstream errors, redirects.
 mod upstream;
+/// Every write tool, bulk create, confirmations, policy on writes, and resume after a crash.
+mod writes;

@@ -92,6 +92,7 @@ pub async fn build_server(
         audit,
         actor: RwLock::new(actor),
         audit_path: settings.audit.path.display().to_string(),
+        journal_dir: settings.data_dir.join("journal"),
     }))
 }
 

@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rmcp::handler::server::tool::ToolCallContext;
-use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, InputRequiredResult,
+};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer};
 use serde::Serialize;
@@ -16,6 +18,9 @@ use crate::atlassian::{ApiError, CallTrace};
 use crate::audit::{ClientInfo, Entry, Outcome};
 use crate::catalog;
 use crate::policy::Refusal;
+
+/// How long a cancelled write may take to wind down (finish requests already in flight).
+const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A result with no content, for calls that can only fail (policy denials before a tool runs).
 #[derive(Debug, Serialize)]
@@ -45,7 +50,7 @@ impl CallCx {
     }
 
     /// Turns a tool's result into the MCP result, remembering the outcome for the audit.
-    pub fn finish<T: Serialize + Render>(&self, result: Result<T, ToolError>) -> CallToolResult {
+    pub fn finish<T: Serialize + Render>(&self, result: Result<T, ToolError>) -> CallToolResponse {
         match result {
             Ok(out) => {
                 let text = out.render();
@@ -58,18 +63,20 @@ impl CallCx {
                         ))));
                     }
                 }
-                r
+                r.into()
             }
+            Err(ToolError::NeedsInput(asks)) => CallToolResponse::InputRequired(*asks),
             Err(e) => {
                 let (outcome, message) = match &e {
                     ToolError::Denied(m) => (Outcome::Denied, m.clone()),
                     ToolError::Invalid(m) => (Outcome::Error, m.clone()),
                     ToolError::Api(a) => (Outcome::Error, a.user_message()),
+                    ToolError::NeedsInput(_) => (Outcome::Ok, String::new()),
                 };
                 if let Ok(mut o) = self.outcome.lock() {
                     *o = Some((outcome, message.clone()));
                 }
-                CallToolResult::error(vec![ContentBlock::text(message)])
+                CallToolResult::error(vec![ContentBlock::text(message)]).into()
             }
         }
     }
@@ -90,6 +97,9 @@ pub enum ToolError {
     Denied(String),
     /// Atlassian said no, or could not be reached.
     Api(ApiError),
+    /// The person must answer first (a confirmation under the 2026-07-28 lifecycle): the
+    /// client asks, then calls again with the answer.
+    NeedsInput(Box<InputRequiredResult>),
 }
 
 impl From<ApiError> for ToolError {
@@ -99,6 +109,15 @@ impl From<ApiError> for ToolError {
 }
 
 impl ToolError {
+    /// The message the model reads.
+    pub fn message(&self) -> String {
+        match self {
+            ToolError::Invalid(m) | ToolError::Denied(m) => m.clone(),
+            ToolError::Api(a) => a.user_message(),
+            ToolError::NeedsInput(_) => "waiting for the person's answer".to_string(),
+        }
+    }
+
     /// Maps Atlassian's 404 for one named item (`ENG-9999`, `page 123`) to a message that
     /// names it once; any other failure passes through.
     pub fn naming(what: &str) -> impl FnOnce(ApiError) -> ToolError + '_ {
@@ -138,7 +157,7 @@ impl BridgeServer {
 
         let mut cancelled = false;
         let known = self.router.get(&name).and_then(|_| catalog::find(&name));
-        let result: Result<CallToolResult, McpError> = match known {
+        let result: Result<CallToolResponse, McpError> = match known {
             None => Err(McpError::invalid_params(
                 format!("unknown tool `{name}`; call tools/list for the tools this server offers"),
                 None,
@@ -150,14 +169,32 @@ impl BridgeServer {
                     let call = self
                         .router
                         .call(ToolCallContext::new(self, request, context));
+                    let complete = |r: Result<CallToolResponse, McpError>| {
+                        r.and_then(|resp| match resp {
+                            CallToolResponse::Complete(r) => Ok(improve_argument_error(r).into()),
+                            CallToolResponse::InputRequired(r) => Ok(r.into()),
+                            _ => Err(McpError::internal_error(
+                                "unexpected tool response kind",
+                                None,
+                            )),
+                        })
+                    };
+                    tokio::pin!(call);
                     tokio::select! {
-                        r = call => r.and_then(|resp| match resp {
-                            CallToolResponse::Complete(r) => Ok(r),
-                            _ => Err(McpError::internal_error("unexpected tool response kind", None)),
-                        }).map(improve_argument_error),
+                        r = &mut call => complete(r),
                         () = ct.cancelled() => {
                             cancelled = true;
-                            Ok(CallToolResult::error(vec![ContentBlock::text("cancelled by the client")]))
+                            // Write tools watch the token, stop sending, and finish what is in
+                            // flight (so its outcome is journaled and audited): give them a
+                            // moment. Reads stop at once.
+                            let grace = match tool.access {
+                                catalog::Access::Write => CANCEL_GRACE,
+                                catalog::Access::Read => std::time::Duration::ZERO,
+                            };
+                            match tokio::time::timeout(grace, &mut call).await {
+                                Ok(r) => complete(r),
+                                Err(_) => Ok(CallToolResult::error(vec![ContentBlock::text("cancelled by the client")]).into()),
+                            }
                         }
                     }
                 }
@@ -173,14 +210,21 @@ impl BridgeServer {
         } else {
             match (&result, recorded) {
                 (_, Some((outcome, message))) => (outcome, Some(message)),
-                (Ok(r), None) if r.is_error == Some(true) => (Outcome::Error, Some(first_text(r))),
+                (Ok(CallToolResponse::Complete(r)), None) if r.is_error == Some(true) => {
+                    (Outcome::Error, Some(first_text(r)))
+                }
                 (Ok(_), None) => (Outcome::Ok, None),
                 (Err(e), None) => (Outcome::Error, Some(e.message.to_string())),
             }
         };
         let result_bytes = match &result {
-            Ok(r) => serde_json::to_vec(r).map(|v| v.len() as u64).unwrap_or(0),
-            Err(_) => 0,
+            Ok(CallToolResponse::Complete(r)) => {
+                serde_json::to_vec(r).map(|v| v.len() as u64).unwrap_or(0)
+            }
+            Ok(CallToolResponse::InputRequired(r)) => {
+                serde_json::to_vec(r).map(|v| v.len() as u64).unwrap_or(0)
+            }
+            _ => 0,
         };
         let entry = Entry {
             event: "tool_call".to_string(),
@@ -198,7 +242,7 @@ impl BridgeServer {
         if let Err(message) = self.audit(entry).await {
             return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
         }
-        result.map(CallToolResponse::from)
+        result
     }
 
     fn client_info(context: &RequestContext<RoleServer>) -> Option<ClientInfo> {

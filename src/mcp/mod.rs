@@ -7,10 +7,14 @@
 //! - [`call`]: the gate, [`CallCx`], [`ToolError`], the audit entry.
 //! - [`router`]: every tool's route, summed; checked against [`crate::catalog`] by a test.
 //! - [`jira`], [`confluence`], [`whoami`]: the tools, one file per tool.
+//! - [`bulk`]: the bulk tools' shared result, progress and journal opening; [`confirm`]: asking
+//!   the person before a write.
 //! - [`render`]: compact text for the model; [`args`]: lenient argument parsing.
 
 pub mod args;
+pub mod bulk;
 pub mod call;
+pub mod confirm;
 pub mod confluence;
 pub mod jira;
 pub mod render;
@@ -53,6 +57,8 @@ pub struct State {
     pub actor: RwLock<Actor>,
     /// Where the audit log lives (shown by `atlassian_whoami`).
     pub audit_path: String,
+    /// Where bulk operations keep their journals (`<home>/journal`).
+    pub journal_dir: std::path::PathBuf,
 }
 
 /// The MCP server handed to rmcp.
@@ -106,9 +112,10 @@ impl BridgeServer {
 /// Trims what `tools/list` sends: every byte of it sits in the model's context in most clients.
 ///
 /// Input schemas keep their per-field descriptions (the model reads them to call the tool) and
-/// lose only `$schema`, `title` and the integer `format`/`minimum: 0` noise. Output schemas are
-/// used by clients to validate `structuredContent`, not shown to the model, so they are sent
-/// without per-field prose; the Rust types (and `BridgeServer::all_tools_documented`) keep it.
+/// lose only `$schema`, `title`, `default: null` and the integer `format`/`minimum: 0` noise.
+/// Output schemas are used by clients to validate `structuredContent`, not shown to the model,
+/// so they are sent without per-field prose or `required` lists; the Rust types (and
+/// `BridgeServer::all_tools_documented`) keep them.
 fn slim_tool(mut tool: Tool) -> Tool {
     tool.input_schema = Arc::new(slim_schema(&tool.input_schema, false));
     tool.output_schema = tool
@@ -139,8 +146,35 @@ fn slim_schema(
                         map.remove("minimum");
                     }
                 }
+                // An optional input may simply be left out: say `string`, not `[string, null]`
+                // (null is still accepted).
+                if !drop_descriptions {
+                    let required: Vec<String> = map
+                        .get("required")
+                        .and_then(serde_json::Value::as_array)
+                        .map(|r| {
+                            r.iter()
+                                .filter_map(|v| v.as_str().map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if let Some(serde_json::Value::Object(props)) = map.get_mut("properties") {
+                        for (name, prop) in props.iter_mut() {
+                            if !required.contains(name) {
+                                drop_null_type(prop);
+                            }
+                        }
+                    }
+                }
+                // `default: null` says nothing an optional field does not already say.
+                if map.get("default") == Some(&serde_json::Value::Null) {
+                    map.remove("default");
+                }
                 if drop_descriptions {
                     map.remove("description");
+                    // Output schemas list which fields are always present, and every field
+                    // is; clients validate types, and the list costs context in most clients.
+                    map.remove("required");
                 }
                 for (key, child) in map.iter_mut() {
                     // Property *names* live under "properties"; never treat them as keywords.
@@ -165,6 +199,9 @@ fn slim_schema(
     }
     let mut value = serde_json::Value::Object(schema.clone());
     walk(&mut value, drop_descriptions, 0);
+    if drop_descriptions {
+        flatten_refs(&mut value);
+    }
     match value {
         serde_json::Value::Object(map) => map,
         _ => schema.clone(),
@@ -204,5 +241,42 @@ pub fn initial_actor(api: &Api, auth: &str) -> Actor {
         account_id: None,
         site: Some(api.site().as_str().trim_end_matches('/').to_string()),
         auth: Some(auth.to_string()),
+    }
+}
+
+/// `{"type": ["string", "null"]}` → `{"type": "string"}`.
+fn drop_null_type(prop: &mut serde_json::Value) {
+    if let Some(serde_json::Value::Array(types)) = prop.get("type") {
+        let kept: Vec<serde_json::Value> = types
+            .iter()
+            .filter(|t| t.as_str() != Some("null"))
+            .cloned()
+            .collect();
+        if kept.len() == 1
+            && let Some(map) = prop.as_object_mut()
+        {
+            map.insert("type".into(), kept[0].clone());
+        }
+    }
+}
+
+/// Output schemas keep their top-level fields and types; nested item shapes (`$defs`) become
+/// plain `object`s. Clients still check every field's type; the full shapes are in the Rust
+/// types and `BridgeServer::all_tools_documented`.
+fn flatten_refs(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.remove("$defs");
+            if map.contains_key("$ref") {
+                map.clear();
+                map.insert("type".into(), serde_json::json!("object"));
+                return;
+            }
+            for child in map.values_mut() {
+                flatten_refs(child);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(flatten_refs),
+        _ => {}
     }
 }

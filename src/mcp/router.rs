@@ -15,6 +15,14 @@ pub(crate) fn all() -> ToolRouter<BridgeServer> {
         + BridgeServer::confluence_search_router()
         + BridgeServer::confluence_get_page_router()
         + BridgeServer::confluence_list_spaces_router()
+        + BridgeServer::jira_create_issue_router()
+        + BridgeServer::jira_bulk_create_issues_router()
+        + BridgeServer::jira_update_issue_router()
+        + BridgeServer::jira_add_comment_router()
+        + BridgeServer::jira_transition_issue_router()
+        + BridgeServer::confluence_create_page_router()
+        + BridgeServer::confluence_update_page_router()
+        + BridgeServer::confluence_bulk_create_pages_router()
         + BridgeServer::whoami_router()
 }
 

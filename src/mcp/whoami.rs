@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use rmcp::handler::server::tool::{Extension, schema_for_output};
-use rmcp::model::CallToolResult;
+use rmcp::model::CallToolResponse;
 use rmcp::{schemars, tool, tool_router};
 use serde::Serialize;
 
@@ -99,7 +99,7 @@ impl BridgeServer {
         annotations(title = "Who am I", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<WhoamiOut>()
     )]
-    async fn atlassian_whoami(&self, Extension(cx): Extension<Arc<CallCx>>) -> CallToolResult {
+    async fn atlassian_whoami(&self, Extension(cx): Extension<Arc<CallCx>>) -> CallToolResponse {
         cx.finish(self.whoami_impl(&cx).await)
     }
 }

@@ -17,13 +17,21 @@ from mcp import Client, StdioServerParameters
 
 EXPECTED_TOOLS = {
     "atlassian_whoami",
+    "confluence_bulk_create_pages",
+    "confluence_create_page",
     "confluence_get_page",
     "confluence_list_spaces",
     "confluence_search",
+    "confluence_update_page",
+    "jira_add_comment",
+    "jira_bulk_create_issues",
+    "jira_create_issue",
     "jira_get_create_fields",
     "jira_get_issue",
     "jira_list_projects",
     "jira_search",
+    "jira_transition_issue",
+    "jira_update_issue",
 }
 
 passed = 0
@@ -53,7 +61,7 @@ async def run(binary, mode, home):
     async with Client(params, mode=mode, read_timeout_seconds=30) as client:
         tools = await client.list_tools()
         names = {t.name for t in tools.tools}
-        check(f"[{mode}] tools/list has the 8 read tools", names == EXPECTED_TOOLS, sorted(names))
+        check(f"[{mode}] tools/list has the 16 tools", names == EXPECTED_TOOLS, sorted(names))
         for t in tools.tools:
             ann = t.annotations
             check(

@@ -9,7 +9,7 @@ use crate::mcp::{BridgeServer, CallCx, ToolError};
 use crate::sanitize::clean_text;
 use rmcp::handler::server::tool::{Extension, schema_for_output};
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::CallToolResult;
+use rmcp::model::CallToolResponse;
 use rmcp::{schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
@@ -104,7 +104,7 @@ impl BridgeServer {
         &self,
         Parameters(args): Parameters<GetPageArgs>,
         Extension(cx): Extension<Arc<CallCx>>,
-    ) -> CallToolResult {
+    ) -> CallToolResponse {
         cx.finish(self.get_page_impl(&cx, args).await)
     }
 }

@@ -8,7 +8,7 @@ use crate::mcp::render::{Render, clip, day, one_line};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 use rmcp::handler::server::tool::{Extension, schema_for_output};
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::CallToolResult;
+use rmcp::model::CallToolResponse;
 use rmcp::{schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +96,7 @@ impl BridgeServer {
         &self,
         Parameters(args): Parameters<SearchArgs>,
         Extension(cx): Extension<Arc<CallCx>>,
-    ) -> CallToolResult {
+    ) -> CallToolResponse {
         cx.finish(self.confluence_search_impl(&cx, args).await)
     }
 }

@@ -8,7 +8,7 @@ use crate::mcp::render::Render;
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 use rmcp::handler::server::tool::{Extension, schema_for_output};
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::CallToolResult;
+use rmcp::model::CallToolResponse;
 use rmcp::{schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
@@ -127,7 +127,7 @@ impl BridgeServer {
         &self,
         Parameters(args): Parameters<CreateFieldsArgs>,
         Extension(cx): Extension<Arc<CallCx>>,
-    ) -> CallToolResult {
+    ) -> CallToolResponse {
         cx.finish(self.create_fields_impl(&cx, args).await)
     }
 }

@@ -11,7 +11,7 @@ use crate::mcp::render::{Render, clip, day, one_line};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 use rmcp::handler::server::tool::{Extension, schema_for_output};
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::CallToolResult;
+use rmcp::model::CallToolResponse;
 use rmcp::{schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
@@ -259,7 +259,7 @@ impl BridgeServer {
         &self,
         Parameters(args): Parameters<GetIssueArgs>,
         Extension(cx): Extension<Arc<CallCx>>,
-    ) -> CallToolResult {
+    ) -> CallToolResponse {
         cx.finish(self.get_issue_impl(&cx, args).await)
     }
 }

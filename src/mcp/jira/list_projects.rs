@@ -8,7 +8,7 @@ use crate::mcp::render::Render;
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 use rmcp::handler::server::tool::{Extension, schema_for_output};
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::CallToolResult;
+use rmcp::model::CallToolResponse;
 use rmcp::{schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
@@ -85,7 +85,7 @@ impl BridgeServer {
         &self,
         Parameters(args): Parameters<ListProjectsArgs>,
         Extension(cx): Extension<Arc<CallCx>>,
-    ) -> CallToolResult {
+    ) -> CallToolResponse {
         cx.finish(self.list_projects_impl(&cx, args).await)
     }
 }

@@ -1,16 +1,23 @@
 //! Jira tools, one file per tool (its arguments, output, rendering and handler together), and
 //! the small helpers they share.
 
+pub mod add_comment;
+pub mod bulk_create_issues;
 pub mod create_fields;
+pub mod create_issue;
 pub mod get_issue;
+pub mod issue_input;
 pub mod list_projects;
 pub mod search;
+pub mod transition_issue;
+pub mod update_issue;
 
 use serde_json::Value;
 
-use crate::atlassian::jira::User;
+use crate::atlassian::CallTrace;
+use crate::atlassian::jira::{IssueInclude, User};
 use crate::convert;
-use crate::mcp::ToolError;
+use crate::mcp::{State, ToolError};
 use crate::sanitize::clean_text;
 
 /// A user's display label, if there is a user.
@@ -52,6 +59,30 @@ pub(crate) fn issue_key(raw: &str) -> Result<String, ToolError> {
             "`{raw}` is not an issue key; expected something like ENG-42"
         )))
     }
+}
+
+/// Admits a write to an existing issue: its key must be allowed, and with a project allowlist
+/// the issue is looked up first, because a key can resolve to an issue that has moved to
+/// another project. Returns the normalized key; a missing issue is named.
+pub(crate) async fn admit_existing_issue(
+    state: &State,
+    trace: &CallTrace,
+    raw: &str,
+) -> Result<String, ToolError> {
+    let key = issue_key(raw)?;
+    state.policy.admit_issue(&key)?;
+    if !state.policy.settings().jira_projects.is_empty() {
+        let found = state
+            .api
+            .jira()
+            .issue(trace, &key, IssueInclude::default())
+            .await
+            .map_err(ToolError::naming(&key))?;
+        state
+            .policy
+            .admit_fetched_issue(&key, found.issue.project_key.as_deref())?;
+    }
+    Ok(key)
 }
 
 #[cfg(test)]

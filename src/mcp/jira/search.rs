@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rmcp::handler::server::tool::{Extension, schema_for_output};
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::CallToolResult;
+use rmcp::model::CallToolResponse;
 use rmcp::{schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -167,7 +167,7 @@ impl BridgeServer {
         &self,
         Parameters(args): Parameters<SearchArgs>,
         Extension(cx): Extension<Arc<CallCx>>,
-    ) -> CallToolResult {
+    ) -> CallToolResponse {
         cx.finish(self.search_impl(&cx, args).await)
     }
 }

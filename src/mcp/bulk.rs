@@ -1,0 +1,261 @@
+//! What the two bulk tools share: the result shape (SPEC §9: one item per input, in input
+//! order), its text, progress notifications per settled chunk, and opening an operation's
+//! journal (a finished operation answers with its recorded result and sends nothing).
+
+use std::fmt::Write as _;
+
+use rmcp::RoleServer;
+use rmcp::model::ProgressNotificationParam;
+use rmcp::schemars;
+use rmcp::service::RequestContext;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::ToolError;
+use super::render::Render;
+use crate::journal::{Journal, JournalEntry, JournalError, Replay};
+
+/// How many chunks (Jira) or sibling pages (Confluence) are in flight at once.
+pub const IN_FLIGHT: usize = 4;
+
+/// What happened to one input item.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BulkItem {
+    /// Input index (0-based).
+    pub index: usize,
+    /// `created`, `failed`, `skipped`, `invalid`, or with `dry_run` `valid`.
+    pub status: String,
+    /// Issue key, when created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Issue or page id, when created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Why it failed, was skipped or is invalid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl BulkItem {
+    /// An item with a status and nothing else.
+    pub fn new(index: usize, status: &str) -> Self {
+        Self {
+            index,
+            status: status.to_string(),
+            key: None,
+            id: None,
+            error: None,
+        }
+    }
+
+    /// The same item with an error message.
+    pub fn with_error(mut self, error: impl Into<String>) -> Self {
+        self.error = Some(error.into());
+        self
+    }
+}
+
+/// Result of a bulk tool.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BulkOut {
+    /// Pass this again to finish an interrupted call (nothing is created twice).
+    pub operation_id: String,
+    /// True when nothing was sent (validation only).
+    pub dry_run: bool,
+    /// Items created.
+    pub created: usize,
+    /// Items that failed.
+    pub failed: usize,
+    /// Items not sent (cancelled, or their parent page failed).
+    pub skipped: usize,
+    /// Items with problems found before sending.
+    pub invalid: usize,
+    /// True when this call finished or replayed an earlier call with the same id.
+    pub resumed: bool,
+    /// True when every item is settled, so calling again sends nothing.
+    pub complete: bool,
+    /// One entry per input item, in input order.
+    pub items: Vec<BulkItem>,
+    /// With `dry_run`: exactly the request body each valid item would be sent as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Vec<Value>>,
+}
+
+impl BulkOut {
+    /// Counts the items' statuses into a result.
+    pub fn new(operation_id: String, dry_run: bool, resumed: bool, items: Vec<BulkItem>) -> Self {
+        let count = |s: &str| items.iter().filter(|i| i.status == s).count();
+        let (created, failed, skipped, invalid) = (
+            count("created"),
+            count("failed"),
+            count("skipped"),
+            count("invalid"),
+        );
+        let complete = !dry_run && failed == 0 && skipped == 0 && invalid == 0;
+        Self {
+            operation_id,
+            dry_run,
+            created,
+            failed,
+            skipped,
+            invalid,
+            resumed,
+            complete,
+            items,
+            requests: None,
+        }
+    }
+}
+
+impl Render for BulkOut {
+    fn render(&self) -> String {
+        let mut out = String::new();
+        let total = self.items.len();
+        if self.dry_run {
+            let _ = writeln!(
+                out,
+                "Dry run (nothing sent): {} of {total} valid, {} invalid",
+                total - self.invalid,
+                self.invalid
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "operation_id {}: {} created, {} failed, {} skipped of {total}{}",
+                self.operation_id,
+                self.created,
+                self.failed,
+                self.skipped,
+                if self.resumed { " (resumed)" } else { "" }
+            );
+        }
+        let made: Vec<&str> = self
+            .items
+            .iter()
+            .filter_map(|i| i.key.as_deref().or(i.id.as_deref()))
+            .collect();
+        if !made.is_empty() {
+            let _ = writeln!(out, "Created: {}", made.join(", "));
+        }
+        for i in self.items.iter().filter(|i| i.error.is_some()) {
+            let _ = writeln!(
+                out,
+                "#{} {}: {}",
+                i.index,
+                i.status,
+                i.error.as_deref().unwrap_or_default()
+            );
+        }
+        if !self.dry_run && !self.complete {
+            let _ = writeln!(
+                out,
+                "Call again with operation_id \"{}\" to retry what is not created; nothing is created twice.",
+                self.operation_id
+            );
+        }
+        out
+    }
+}
+
+/// Sends `notifications/progress` (items settled of total) when the request asked for it.
+pub async fn progress(context: &RequestContext<RoleServer>, settled: usize, total: usize) {
+    if let Some(token) = context.meta.get_progress_token() {
+        let p = ProgressNotificationParam::new(token, settled as f64)
+            .with_total(total as f64)
+            .with_message(format!("{settled} of {total} items settled"));
+        let _ = context.peer.notify_progress(p).await;
+    }
+}
+
+/// The operation id to use: the caller's (checked) or a new one.
+pub fn operation_id(given: Option<&str>) -> Result<String, ToolError> {
+    match given.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(id) if crate::journal::valid_operation_id(id) => Ok(id.to_string()),
+        Some(id) => Err(ToolError::Invalid(
+            JournalError::BadId(id.chars().take(80).collect()).to_string(),
+        )),
+        None => Ok(uuid::Uuid::new_v4().to_string()),
+    }
+}
+
+/// A fingerprint of the items, so an id reused for different items is caught.
+pub fn fingerprint(items: &impl Serialize) -> String {
+    let bytes = serde_json::to_vec(items).unwrap_or_default();
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// An operation's open journal and what it recorded.
+#[derive(Debug)]
+pub struct Operation {
+    /// The locked journal.
+    pub journal: Journal,
+    /// What earlier calls recorded.
+    pub replay: Replay,
+    /// When the operation first started (RFC 3339).
+    pub started: String,
+}
+
+/// What opening an operation found.
+#[derive(Debug)]
+pub enum Opened {
+    /// Finished earlier: its recorded result.
+    Finished(Box<BulkOut>),
+    /// To run (or to go on with).
+    Run(Box<Operation>),
+}
+
+/// Opens the journal of `operation_id`, checking that it was started for the same items.
+pub fn open_operation(
+    dir: &std::path::Path,
+    operation_id: &str,
+    tool: &str,
+    items: usize,
+    fingerprint: &str,
+) -> Result<Opened, ToolError> {
+    let (mut journal, entries) =
+        Journal::open(dir, operation_id).map_err(|e| ToolError::Invalid(e.to_string()))?;
+    let replay = Replay::of(&entries);
+    let started = match &replay.begin {
+        Some((t, started, n, fp)) => {
+            if t != tool || *n != items || fp != fingerprint {
+                return Err(ToolError::Invalid(format!(
+                    "operation_id `{operation_id}` was used for a different {t} call ({n} items); use a new operation_id for new items, or repeat the original items exactly"
+                )));
+            }
+            started.clone()
+        }
+        None => {
+            let started = time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            journal
+                .append(&JournalEntry::Begin {
+                    tool: tool.to_string(),
+                    started: started.clone(),
+                    items,
+                    fingerprint: fingerprint.to_string(),
+                })
+                .map_err(journal_error)?;
+            started
+        }
+    };
+    if let Some(done) = &replay.done
+        && let Ok(mut out) = serde_json::from_value::<BulkOut>(done.clone())
+    {
+        out.resumed = true;
+        return Ok(Opened::Finished(Box::new(out)));
+    }
+    Ok(Opened::Run(Box::new(Operation {
+        journal,
+        replay,
+        started,
+    })))
+}
+
+/// A journal that cannot be written stops the operation: without it, a crash could duplicate.
+pub fn journal_error(e: JournalError) -> ToolError {
+    ToolError::Invalid(format!(
+        "{e}; stopped so that nothing can be created twice — fix the disk or permissions and call again with the same operation_id"
+    ))
+}
