@@ -6,13 +6,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use atlassian_mcp_bridge::sandbox::{FaultOptions, FaultSpec};
+use rmcp::model::ProtocolVersion;
 use rmcp::model::{
     CallToolRequestParams, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
     ElicitationAction, Implementation, ProgressNotificationParam,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleClient};
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{ClientHandler, ErrorData, ServiceExt};
+use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, ErrorData, ServiceExt};
 use serde_json::{Value, json};
 
 use crate::support::{BIN, Env, FLAVORS, Flavor, call, err, ok, text};
@@ -259,6 +260,15 @@ async fn person_client(
     env: &Env,
     person: Person,
 ) -> rmcp::service::RunningService<RoleClient, Person> {
+    person_client_with(env, person, None).await
+}
+
+/// Like `person_client`, optionally on the stateless 2026-07-28 lifecycle.
+async fn person_client_with(
+    env: &Env,
+    person: Person,
+    modern: Option<ProtocolVersion>,
+) -> rmcp::service::RunningService<RoleClient, Person> {
     let home = env.home.path().to_path_buf();
     let cmd = tokio::process::Command::new(BIN).configure(|c| {
         c.arg("serve")
@@ -269,7 +279,18 @@ async fn person_client(
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    person.serve(transport).await.unwrap()
+    match modern {
+        None => person.serve(transport).await.unwrap(),
+        Some(v) => person
+            .serve_with_lifecycle(
+                transport,
+                ClientLifecycleMode::Discover {
+                    preferred_versions: vec![v],
+                },
+            )
+            .await
+            .unwrap(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -433,6 +454,111 @@ async fn confirmation_is_asked_once_and_a_no_sends_nothing() {
     client.cancel().await.ok();
 }
 
+/// Under 2026-07-28 the question travels as an input-required result, answered on the retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmation_under_the_stateless_lifecycle() {
+    let env = Env::new(Flavor::Cloud, "").await;
+    let before = env.sandbox.issue_count("OPS");
+    for (answer, created) in [(false, 0), (true, 1)] {
+        let person = Person {
+            answer: Some(answer),
+            ..Person::default()
+        };
+        let client =
+            person_client_with(&env, person.clone(), Some(ProtocolVersion::V_2026_07_28)).await;
+        let r = client
+            .call_tool(
+                CallToolRequestParams::new("jira_create_issue")
+                    .with_arguments(issue("OPS", 1).as_object().unwrap().clone()),
+            )
+            .await
+            .unwrap();
+        if answer {
+            ok(&r);
+        } else {
+            assert!(err(&r).contains("declined"));
+        }
+        assert_eq!(person.asked.lock().unwrap().len(), 1, "asked once");
+        assert!(person.asked.lock().unwrap()[0].contains("OPS"));
+        assert_eq!(env.sandbox.issue_count("OPS") - before, created);
+        client.cancel().await.ok();
+    }
+    let outcomes: Vec<String> = env
+        .tool_records()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap().to_string())
+        .collect();
+    // Each round is its own tools/call: ask (ok, nothing written), answer (denied / ok).
+    assert_eq!(outcomes, ["ok", "denied", "ok", "ok"], "{outcomes:?}");
+}
+
+/// Cancelling a bulk call stops new chunks; what was created is audited and journaled, and the
+/// same operation id finishes the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_bulk_call_stops_and_resumes() {
+    use rmcp::model::{ClientRequest, Request};
+    use rmcp::service::PeerRequestOptions;
+    let env = Env::new(Flavor::Cloud, "[policy]\nmax_bulk_items = 300\n").await;
+    let before = env.sandbox.issue_count("ENG");
+    let client = env.client().await;
+    // Every bulk request takes 1.5 s: four chunks go out, the cancel lands while they are in
+    // flight, and the fifth and sixth are never sent.
+    env.sandbox.faults().inject_with(
+        FaultSpec {
+            status: 0,
+            count: 10,
+            retry_after: None,
+            path_prefix: Some("/rest/api/3/issue/bulk".into()),
+        },
+        FaultOptions {
+            delay_ms: Some(1500),
+            ..FaultOptions::default()
+        },
+    );
+    let items: Vec<Value> = (0..300).map(|n| issue("ENG", n)).collect();
+    let args = json!({"issues": items, "operation_id": "cancel-1"});
+    let params = CallToolRequestParams::new("jira_bulk_create_issues")
+        .with_arguments(args.as_object().unwrap().clone());
+    let handle = client
+        .send_cancellable_request(
+            ClientRequest::CallToolRequest(Request::new(params)),
+            PeerRequestOptions::no_options(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    handle.cancel(Some("stop".into())).await.unwrap();
+    let mut rec = None;
+    for _ in 0..200 {
+        rec = env
+            .tool_records()
+            .into_iter()
+            .find(|r| r["tool"] == "jira_bulk_create_issues");
+        if rec.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rec = rec.expect("the cancelled call is audited");
+    assert_eq!(rec["outcome"], "cancelled");
+    let made = env.sandbox.issue_count("ENG") - before;
+    assert!(made < 300, "the last chunks were not sent: {made}");
+    assert_eq!(
+        rec["touched"].as_array().unwrap().len(),
+        made,
+        "audit names what was created"
+    );
+    env.sandbox.faults().clear();
+    let done = ok(&call(&client, "jira_bulk_create_issues", args).await);
+    assert_eq!(done["created"], 300);
+    assert_eq!(
+        env.sandbox.issue_count("ENG") - before,
+        300,
+        "no duplicates"
+    );
+    client.cancel().await.ok();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_confines_writes() {
     let env = Env::new(Flavor::Cloud, "[policy]\nread_only = true\n").await;
@@ -478,6 +604,11 @@ async fn policy_confines_writes() {
     let items: Vec<Value> = (0..6).map(|n| issue("ENG", n)).collect();
     let e = err(&call(&client, "jira_bulk_create_issues", json!({"issues": items})).await);
     assert!(e.contains("max_bulk_items") && e.contains('5'), "{e}");
+    let e = err(&call(&client, "jira_create_issue", issue("SEC", 1)).await);
+    assert!(e.contains("jira_projects"), "{e}");
+    let mixed = json!([issue("ENG", 1), issue("SEC", 2)]);
+    let e = err(&call(&client, "jira_bulk_create_issues", json!({"issues": mixed})).await);
+    assert!(e.contains("SEC") && e.contains("jira_projects"), "{e}");
     assert!(
         env.sandbox.requests().iter().all(|r| r.method == "GET"),
         "no write was sent"
@@ -487,7 +618,7 @@ async fn policy_confines_writes() {
         .iter()
         .filter(|r| r["outcome"] == "denied")
         .count();
-    assert_eq!(denied, 4);
+    assert_eq!(denied, 6);
     client.cancel().await.ok();
 }
 

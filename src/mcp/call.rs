@@ -82,7 +82,11 @@ impl CallCx {
     }
 
     fn take(&self) -> (Vec<String>, Option<(Outcome, String)>) {
-        let touched = self.touched.lock().map(|t| t.clone()).unwrap_or_default();
+        // Each key once, in the order first touched (a bulk call touches keys as chunks land
+        // and again in its final result).
+        let all: Vec<String> = self.touched.lock().map(|t| t.clone()).unwrap_or_default();
+        let mut seen = std::collections::HashSet::new();
+        let touched = all.into_iter().filter(|k| seen.insert(k.clone())).collect();
         let outcome = self.outcome.lock().ok().and_then(|o| o.clone());
         (touched, outcome)
     }

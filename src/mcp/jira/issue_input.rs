@@ -13,7 +13,7 @@ use crate::atlassian::jira::{IssueType, Jira};
 use crate::atlassian::jira_write::{Choice, FieldSpec, NewIssue};
 use crate::atlassian::{ApiError, CallTrace};
 use crate::config::Deployment;
-use crate::mcp::State;
+use crate::mcp::{State, ToolError};
 
 /// One issue to create.
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
@@ -53,16 +53,13 @@ pub struct MetaCache {
     screens: HashMap<(String, String), Result<Vec<FieldSpec>, String>>,
 }
 
-/// Why validation could not even look at the site: the caller reports this as the call's error.
-pub type MetaError = ApiError;
-
 impl MetaCache {
     async fn types(
         &mut self,
         jira: &Jira<'_>,
         trace: &CallTrace,
         project: &str,
-    ) -> Result<&Result<Vec<IssueType>, String>, MetaError> {
+    ) -> Result<&Result<Vec<IssueType>, String>, ApiError> {
         if !self.types.contains_key(project) {
             let got = match jira.create_issue_types(trace, project).await {
                 Ok(t) => Ok(t),
@@ -82,7 +79,7 @@ impl MetaCache {
         trace: &CallTrace,
         project: &str,
         type_id: &str,
-    ) -> Result<&Result<Vec<FieldSpec>, String>, MetaError> {
+    ) -> Result<&Result<Vec<FieldSpec>, String>, ApiError> {
         let k = (project.to_string(), type_id.to_string());
         if !self.screens.contains_key(&k) {
             let got = match jira.create_screen(trace, project, type_id).await {
@@ -98,14 +95,17 @@ impl MetaCache {
     }
 }
 
-/// Validates one item and builds exactly what would be sent; `Err` lists every problem.
+/// Validates one item and builds exactly what would be sent; the inner `Err` lists every
+/// problem with the item. The outer `Err` stops the whole call: a policy refusal (a project or
+/// parent outside `policy.jira_projects` — nothing is sent, outcome `denied`) or a failure to
+/// read the create screen.
 pub async fn prepare(
     state: &State,
     trace: &CallTrace,
     cache: &mut MetaCache,
     input: &IssueInput,
     properties: Vec<(String, Value)>,
-) -> Result<Result<NewIssue, Vec<String>>, MetaError> {
+) -> Result<Result<NewIssue, Vec<String>>, ToolError> {
     let mut problems = Vec::new();
     let jira = state.api.jira();
     let project = input.project.trim().to_ascii_uppercase();
@@ -119,11 +119,7 @@ pub async fn prepare(
             clip(&input.project)
         )]));
     }
-    if let Err(r) = state.policy.admit_project(&project) {
-        return Ok(Err(vec![match r {
-            crate::policy::Refusal::Denied(m) | crate::policy::Refusal::Invalid(m) => m,
-        }]));
-    }
+    state.policy.admit_project(&project)?;
     let summary = input.summary.trim();
     if summary.is_empty() {
         problems.push("summary must not be empty".to_string());
@@ -221,14 +217,10 @@ pub async fn prepare(
     {
         match super::issue_key(parent) {
             Err(_) => problems.push(format!("parent `{}` is not an issue key", clip(parent))),
-            Ok(key) => match state.policy.admit_issue(&key) {
-                Ok(()) => {
-                    fields.insert("parent".into(), json!({ "key": key }));
-                }
-                Err(crate::policy::Refusal::Denied(m) | crate::policy::Refusal::Invalid(m)) => {
-                    problems.push(format!("parent: {m}"))
-                }
-            },
+            Ok(key) => {
+                state.policy.admit_issue(&key)?;
+                fields.insert("parent".into(), json!({ "key": key }));
+            }
         }
     } else if issue_type.subtask {
         problems.push(format!(
