@@ -12,9 +12,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::ToolError;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
 use super::render::Render;
-use crate::journal::{Journal, JournalEntry, JournalError, Replay};
+use super::{CallCx, ToolError};
+use crate::atlassian::ApiError;
+use crate::journal::{ItemRecord, Journal, JournalEntry, JournalError, Replay};
 
 /// How many chunks (Jira) or sibling pages (Confluence) are in flight at once.
 pub const IN_FLIGHT: usize = 4;
@@ -53,6 +57,18 @@ impl BulkItem {
     pub fn with_error(mut self, error: impl Into<String>) -> Self {
         self.error = Some(error.into());
         self
+    }
+}
+
+impl From<ItemRecord> for BulkItem {
+    fn from(r: ItemRecord) -> Self {
+        BulkItem {
+            index: r.i,
+            status: r.status,
+            key: r.key,
+            id: r.id,
+            error: r.error,
+        }
     }
 }
 
@@ -258,4 +274,66 @@ pub fn journal_error(e: JournalError) -> ToolError {
     ToolError::Invalid(format!(
         "{e}; stopped so that nothing can be created twice — fix the disk or permissions and call again with the same operation_id"
     ))
+}
+
+/// True when a failed write may still have been carried out: no answer arrived (a timeout or
+/// a dropped connection) or the server failed. Such items are left "in doubt" in the journal
+/// and looked for at the site before they are sent again.
+pub fn in_doubt(e: &ApiError) -> bool {
+    match e.status() {
+        None => matches!(e, ApiError::Transport { .. }),
+        Some(s) => s >= 500,
+    }
+}
+
+/// The message for an item whose outcome is unknown.
+pub fn unknown_outcome(e: &ApiError) -> String {
+    format!(
+        "outcome unknown ({}); call again with the same operation_id to finish without duplicates",
+        e.user_message()
+    )
+}
+
+/// Locks shared bulk state.
+pub fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, ToolError> {
+    m.lock()
+        .map_err(|_| ToolError::Invalid("internal error: a lock was poisoned".into()))
+}
+
+/// Puts together one item per input in input order — created earlier (from the journal),
+/// settled in this call, or not sent — and, when nothing is left to do, records the result as
+/// the operation's end so a repeat returns it and sends nothing.
+pub fn conclude(
+    cx: &CallCx,
+    operation_id: String,
+    resumed: bool,
+    total: usize,
+    earlier: &BTreeMap<usize, ItemRecord>,
+    mut now: BTreeMap<usize, BulkItem>,
+    journal: Mutex<Journal>,
+) -> Result<BulkOut, ToolError> {
+    let items: Vec<BulkItem> = (0..total)
+        .map(|i| match earlier.get(&i) {
+            Some(r) if r.created() => BulkItem::from(r.clone()),
+            _ => now
+                .remove(&i)
+                .unwrap_or_else(|| BulkItem::new(i, "skipped").with_error("not sent")),
+        })
+        .collect();
+    cx.touch(
+        items
+            .iter()
+            .filter_map(|i| i.key.clone().or_else(|| i.id.clone())),
+    );
+    let out = BulkOut::new(operation_id, false, resumed, items);
+    if out.complete {
+        let mut journal = journal
+            .into_inner()
+            .map_err(|_| ToolError::Invalid("internal error: journal lock poisoned".into()))?;
+        let value = serde_json::to_value(&out).unwrap_or(Value::Null);
+        journal
+            .append(&JournalEntry::Done { result: value })
+            .map_err(journal_error)?;
+    }
+    Ok(out)
 }

@@ -19,12 +19,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{page_id, target_space};
-use crate::atlassian::ApiError;
 use crate::convert;
 use crate::journal::{ItemRecord, JournalEntry};
 use crate::mcp::bulk::{
-    BulkItem, BulkOut, IN_FLIGHT, Opened, fingerprint, journal_error, open_operation, operation_id,
-    progress,
+    BulkItem, BulkOut, IN_FLIGHT, Opened, conclude, fingerprint, in_doubt, journal_error, lock,
+    open_operation, operation_id, progress, unknown_outcome,
 };
 use crate::mcp::confirm::confirm;
 use crate::mcp::{BridgeServer, CallCx, ToolError};
@@ -146,13 +145,6 @@ fn plan(pages: &[PageInput]) -> Result<Vec<usize>, Vec<(usize, String)>> {
         problems.sort();
         problems.dedup();
         Err(problems)
-    }
-}
-
-fn in_doubt(e: &ApiError) -> bool {
-    match e.status() {
-        None => matches!(e, ApiError::Transport { .. }),
-        Some(s) => s >= 500,
     }
 }
 
@@ -336,7 +328,8 @@ impl BridgeServer {
                         if ct.is_cancelled() {
                             lock(outcomes)?.insert(
                                 i,
-                                BulkItem::new(i, "skipped").with_error("cancelled before it was sent"),
+                                BulkItem::new(i, "skipped")
+                                    .with_error("cancelled before it was sent"),
                             );
                             return Ok((i, None));
                         }
@@ -359,10 +352,10 @@ impl BridgeServer {
                                 Ok((i, Some(page.id)))
                             }
                             Err(e) if in_doubt(&e) => {
-                                lock(outcomes)?.insert(i, BulkItem::new(i, "failed").with_error(format!(
-                                    "outcome unknown ({}); call again with the same operation_id to finish without duplicates",
-                                    e.user_message()
-                                )));
+                                lock(outcomes)?.insert(
+                                    i,
+                                    BulkItem::new(i, "failed").with_error(unknown_outcome(&e)),
+                                );
                                 Ok((i, None))
                             }
                             Err(e) => {
@@ -378,7 +371,8 @@ impl BridgeServer {
                                         }],
                                     })
                                     .map_err(journal_error)?;
-                                lock(outcomes)?.insert(i, BulkItem::new(i, "failed").with_error(why));
+                                lock(outcomes)?
+                                    .insert(i, BulkItem::new(i, "failed").with_error(why));
                                 Ok((i, None))
                             }
                         }
@@ -396,37 +390,16 @@ impl BridgeServer {
                 progress(context, settled, total).await;
             }
         }
-        let mut outcomes = outcomes.into_inner().unwrap_or_default();
-        let items: Vec<BulkItem> = (0..total)
-            .map(|i| match operation.replay.settled.get(&i) {
-                Some(r) if r.created() => {
-                    let mut item = BulkItem::new(i, "created");
-                    item.id = r.id.clone();
-                    item
-                }
-                _ => outcomes
-                    .remove(&i)
-                    .unwrap_or_else(|| BulkItem::new(i, "skipped").with_error("not sent")),
-            })
-            .collect();
-        cx.touch(items.iter().filter_map(|i| i.id.clone()));
-        let out = BulkOut::new(op, false, resumed, items);
-        if out.complete {
-            let mut journal = journal
-                .into_inner()
-                .map_err(|_| ToolError::Invalid("internal error: journal lock poisoned".into()))?;
-            let value = serde_json::to_value(&out).unwrap_or_default();
-            journal
-                .append(&JournalEntry::Done { result: value })
-                .map_err(journal_error)?;
-        }
-        Ok(out)
+        conclude(
+            cx,
+            op,
+            resumed,
+            total,
+            &operation.replay.settled,
+            outcomes.into_inner().unwrap_or_default(),
+            journal,
+        )
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, ToolError> {
-    m.lock()
-        .map_err(|_| ToolError::Invalid("internal error: a lock was poisoned".into()))
 }
 
 #[cfg(test)]

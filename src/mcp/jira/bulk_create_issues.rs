@@ -22,12 +22,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::issue_input::{IssueInput, MetaCache, prepare};
-use crate::atlassian::ApiError;
 use crate::atlassian::jira_write::{BULK_MAX, ItemOutcome, MARKER_PROPERTY, NewIssue};
 use crate::journal::{ItemRecord, JournalEntry};
 use crate::mcp::bulk::{
-    BulkItem, BulkOut, IN_FLIGHT, Opened, fingerprint, journal_error, open_operation, operation_id,
-    progress,
+    BulkItem, BulkOut, IN_FLIGHT, Opened, conclude, fingerprint, in_doubt, journal_error, lock,
+    open_operation, operation_id, progress, unknown_outcome,
 };
 use crate::mcp::confirm::confirm;
 use crate::mcp::{BridgeServer, CallCx, ToolError};
@@ -92,14 +91,6 @@ fn record(index: usize, outcome: &ItemOutcome) -> ItemRecord {
             id: None,
             error: Some(m.clone()),
         },
-    }
-}
-
-/// True when a failed request may still have created issues (no answer, or a server error).
-fn in_doubt(e: &ApiError) -> bool {
-    match e.status() {
-        None => matches!(e, ApiError::Transport { .. }),
-        Some(s) => s >= 500,
     }
 }
 
@@ -289,9 +280,15 @@ impl BridgeServer {
                         }
                     };
                     if ct.is_cancelled() {
-                        mark(chunk.iter().map(|i| {
-                            BulkItem::new(*i, "skipped").with_error("cancelled before it was sent")
-                        }).collect());
+                        mark(
+                            chunk
+                                .iter()
+                                .map(|i| {
+                                    BulkItem::new(*i, "skipped")
+                                        .with_error("cancelled before it was sent")
+                                })
+                                .collect(),
+                        );
                         return Ok::<(), ToolError>(());
                     }
                     let body: Vec<NewIssue> =
@@ -314,14 +311,16 @@ impl BridgeServer {
                                 })
                                 .map_err(journal_error)?;
                             cx.touch(records.iter().filter_map(|r| r.key.clone()));
-                            mark(records.into_iter().map(item_of).collect());
+                            mark(records.into_iter().map(BulkItem::from).collect());
                         }
                         Err(e) if in_doubt(&e) => {
-                            let why = format!(
-                                "outcome unknown ({}); call again with the same operation_id to finish without duplicates",
-                                e.user_message()
+                            let why = unknown_outcome(&e);
+                            mark(
+                                chunk
+                                    .iter()
+                                    .map(|i| BulkItem::new(*i, "failed").with_error(why.clone()))
+                                    .collect(),
                             );
-                            mark(chunk.iter().map(|i| BulkItem::new(*i, "failed").with_error(why.clone())).collect());
                         }
                         Err(e) => {
                             let why = e.user_message();
@@ -332,7 +331,12 @@ impl BridgeServer {
                             lock(journal)?
                                 .append(&JournalEntry::Result { items: records })
                                 .map_err(journal_error)?;
-                            mark(chunk.iter().map(|i| BulkItem::new(*i, "failed").with_error(why.clone())).collect());
+                            mark(
+                                chunk
+                                    .iter()
+                                    .map(|i| BulkItem::new(*i, "failed").with_error(why.clone()))
+                                    .collect(),
+                            );
                         }
                     }
                     let settled = {
@@ -350,42 +354,14 @@ impl BridgeServer {
             .into_iter()
             .collect::<Result<Vec<()>, ToolError>>()?;
 
-        let mut outcomes = outcomes.into_inner().unwrap_or_default();
-        let items: Vec<BulkItem> = (0..total)
-            .map(|i| match operation.replay.settled.get(&i) {
-                Some(r) if r.created() => item_of(r.clone()),
-                _ => outcomes
-                    .remove(&i)
-                    .unwrap_or_else(|| BulkItem::new(i, "skipped").with_error("not sent")),
-            })
-            .collect();
-        cx.touch(items.iter().filter_map(|i| i.key.clone()));
-        let out = BulkOut::new(op, false, resumed, items);
-        // Done only when nothing is left to do: then a repeat returns this and sends nothing.
-        if out.complete {
-            let mut journal = journal
-                .into_inner()
-                .map_err(|_| ToolError::Invalid("internal error: journal lock poisoned".into()))?;
-            let value = serde_json::to_value(&out).unwrap_or(Value::Null);
-            journal
-                .append(&JournalEntry::Done { result: value })
-                .map_err(journal_error)?;
-        }
-        Ok(out)
+        conclude(
+            cx,
+            op,
+            resumed,
+            total,
+            &operation.replay.settled,
+            outcomes.into_inner().unwrap_or_default(),
+            journal,
+        )
     }
-}
-
-fn item_of(r: ItemRecord) -> BulkItem {
-    BulkItem {
-        index: r.i,
-        status: r.status,
-        key: r.key,
-        id: r.id,
-        error: r.error,
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, ToolError> {
-    m.lock()
-        .map_err(|_| ToolError::Invalid("internal error: a lock was poisoned".into()))
 }
