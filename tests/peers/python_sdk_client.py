@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 
-from mcp import Client, StdioServerParameters
+from mcp import Client, StdioServerParameters, types
 
 EXPECTED_TOOLS = {
     "atlassian_whoami",
@@ -30,6 +30,17 @@ EXPECTED_TOOLS = {
     "jira_get_issue",
     "jira_list_projects",
     "jira_search",
+    "jira_transition_issue",
+    "jira_update_issue",
+}
+
+WRITE_TOOLS = {
+    "confluence_bulk_create_pages",
+    "confluence_create_page",
+    "confluence_update_page",
+    "jira_add_comment",
+    "jira_bulk_create_issues",
+    "jira_create_issue",
     "jira_transition_issue",
     "jira_update_issue",
 }
@@ -58,15 +69,26 @@ async def run(binary, mode, home):
         args=["serve", "--sandbox"],
         env={"ATLASSIAN_MCP_BRIDGE_HOME": home, "PATH": os.environ.get("PATH", "")},
     )
-    async with Client(params, mode=mode, read_timeout_seconds=30) as client:
+    asked = []
+
+    async def confirm(context, params):
+        # The person says yes to the first question and no to the second.
+        asked.append(params.message)
+        if len(asked) == 1:
+            return types.ElicitResult(action="accept", content={"proceed": True})
+        return types.ElicitResult(action="decline")
+
+    async with Client(
+        params, mode=mode, read_timeout_seconds=30, elicitation_callback=confirm
+    ) as client:
         tools = await client.list_tools()
         names = {t.name for t in tools.tools}
         check(f"[{mode}] tools/list has the 16 tools", names == EXPECTED_TOOLS, sorted(names))
         for t in tools.tools:
             ann = t.annotations
             check(
-                f"[{mode}] {t.name} declares readOnlyHint",
-                ann is not None and ann.read_only_hint is True,
+                f"[{mode}] {t.name} declares readOnlyHint honestly",
+                ann is not None and ann.read_only_hint is (t.name not in WRITE_TOOLS),
             )
 
         result = await client.call_tool("jira_search", {"jql": "project = ENG", "max_results": 5})
@@ -95,6 +117,43 @@ async def run(binary, mode, home):
             text_of(result)[:300],
         )
 
+        # Writes: one confirmation per call through this SDK's elicitation callback (a
+        # server-to-client request in legacy mode, an input-required round in auto mode).
+        progress = []
+
+        async def on_progress(value, total, message):
+            progress.append((value, total))
+
+        items = [
+            {"project": "OPS", "issue_type": "Task", "summary": f"Python {mode} {n}"}
+            for n in range(60)
+        ]
+        result = await client.call_tool(
+            "jira_bulk_create_issues", {"issues": items}, progress_callback=on_progress
+        )
+        out = result.structured_content or {}
+        check(
+            f"[{mode}] bulk create after a yes: 60 created, in order",
+            not result.is_error
+            and out.get("created") == 60
+            and [i["index"] for i in out.get("items", [])] == list(range(60)),
+            text_of(result)[:300],
+        )
+        check(f"[{mode}] asked once for the bulk call", len(asked) == 1, asked)
+        check(
+            f"[{mode}] progress counts items",
+            bool(progress) and progress[-1] == (60, 60),
+            progress,
+        )
+        result = await client.call_tool(
+            "jira_create_issue", {"project": "OPS", "issue_type": "Task", "summary": "no"}
+        )
+        check(
+            f"[{mode}] a no sends nothing",
+            result.is_error is True and "declined" in text_of(result),
+            text_of(result)[:300],
+        )
+
 
 async def main():
     binary = sys.argv[1]
@@ -108,7 +167,14 @@ async def main():
         with open(audit, encoding="utf-8") as f:
             records = [json.loads(line) for line in f if line.strip()]
         calls = [r for r in records if r["event"] == "tool_call"]
-        check("audit has one record per tool call (2 sessions x 4 calls)", len(calls) == 8, len(calls))
+        outcomes = [r["outcome"] for r in calls]
+        check(
+            "audit: a denied record for each declined create",
+            outcomes.count("denied") == 2,
+            outcomes,
+        )
+        reads = [r for r in calls if r["tool"] not in WRITE_TOOLS]
+        check("audit has one record per read call (2 sessions x 4 calls)", len(reads) == 8, len(reads))
         clients = {r["client"]["name"] for r in calls if r.get("client")}
         check("audit names the Python SDK client", clients == {"mcp"}, clients)
         sessions = {r["session"] for r in calls}
