@@ -784,3 +784,25 @@ async fn dropped_connection_after_commit_is_resumed_without_duplicates() {
         client.cancel().await.ok();
     }
 }
+
+/// The README's first command: the demo signs in, reads, bulk-creates, replays and verifies.
+#[test]
+fn the_demo_runs_end_to_end() {
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(BIN)
+        .arg("demo")
+        .env("ATLASSIAN_MCP_BRIDGE_HOME", home.path())
+        .env("TMPDIR", home.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("3 created, 0 failed"), "{stdout}");
+    assert!(stdout.contains("(resumed)"), "{stdout}");
+    assert!(stdout.contains("audit verify: ok"), "{stdout}");
+}

@@ -87,7 +87,7 @@ pub async fn run() -> Result<ExitCode, CliError> {
     sb.shutdown().await;
     outcome?;
 
-    step(7, "Audit log");
+    step(9, "Audit log");
     println!("   {}", audit_path.display());
     let text = std::fs::read_to_string(&audit_path).context("cannot read the demo audit log")?;
     for line in text.lines() {
@@ -132,8 +132,10 @@ fn sandbox_oauth(base: &str) -> Result<OAuthSettings, CliError> {
         redirect_port: 0,
         scopes: [
             "read:jira-work",
+            "write:jira-work",
             "read:jira-user",
             "read:page:confluence",
+            "write:page:confluence",
             "read:space:confluence",
             "search:confluence",
             "read:me",
@@ -331,7 +333,26 @@ async fn tour(peer: &Peer<RoleClient>) -> Result<(), CliError> {
         show(&text_of(&r), 24);
     }
 
-    step(6, "policy denial: jira_get_issue SEC-1");
+    step(6, "jira_bulk_create_issues: meeting notes → three tickets");
+    let notes = json!({"operation_id": "demo-notes-1", "issues": [
+        {"project": "OPS", "issue_type": "Task", "summary": "Rotate the staging TLS certificates",
+         "description": "From the ops sync:\n\n- expires **Friday**\n- owner: platform", "priority": "High"},
+        {"project": "OPS", "issue_type": "Task", "summary": "Write the runbook for the queue failover",
+         "labels": ["runbook"]},
+        {"project": "ENG", "issue_type": "Bug", "summary": "Search times out on long JQL",
+         "fields": {"customfield_10020": "Search"}}
+    ]});
+    let r = expect_ok(peer, "jira_bulk_create_issues", notes.clone()).await?;
+    show(&text_of(&r), 8);
+
+    step(
+        7,
+        "the same operation_id again: its recorded result, nothing sent",
+    );
+    let r = expect_ok(peer, "jira_bulk_create_issues", notes).await?;
+    show(&text_of(&r), 3);
+
+    step(8, "policy denial: jira_get_issue SEC-1");
     let r = call(peer, "jira_get_issue", json!({"key": "SEC-1"})).await?;
     if r.is_error != Some(true) {
         return Err(anyhow!("expected a policy denial for SEC-1, got a result").into());
