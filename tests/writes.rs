@@ -211,6 +211,22 @@ async fn validation_reports_every_problem_and_sends_nothing() {
     assert_eq!(requests[0]["properties"][0]["key"], "atlassian-mcp-bridge");
     assert_eq!(bulk_posts(&env), 0);
     assert_eq!(env.sandbox.issue_count("ENG"), before, "nothing created");
+    // The same operation id, refused for problems, serves the corrected items.
+    let e = err(&call(
+        &client,
+        "jira_bulk_create_issues",
+        json!({"issues": items, "operation_id": "fix-1"}),
+    )
+    .await);
+    assert!(e.contains("nothing was sent"), "{e}");
+    let fixed: Vec<Value> = (0..10).map(|n| issue("ENG", n)).collect();
+    let out = ok(&call(
+        &client,
+        "jira_bulk_create_issues",
+        json!({"issues": fixed, "operation_id": "fix-1"}),
+    )
+    .await);
+    assert_eq!(out["created"], 10);
     client.cancel().await.ok();
 }
 

@@ -232,16 +232,21 @@ pub fn open_operation(
     let (mut journal, entries) =
         Journal::open(dir, operation_id).map_err(|e| ToolError::Invalid(e.to_string()))?;
     let replay = Replay::of(&entries);
+    // Nothing sent yet (validation failed, or the person said no): the id may be used again
+    // for corrected items.
+    let sent_something =
+        !replay.settled.is_empty() || !replay.in_doubt.is_empty() || replay.done.is_some();
+    let same = |(t, _, n, fp): &(String, String, usize, String)| {
+        t == tool && *n == items && fp == fingerprint
+    };
     let started = match &replay.begin {
-        Some((t, started, n, fp)) => {
-            if t != tool || *n != items || fp != fingerprint {
-                return Err(ToolError::Invalid(format!(
-                    "operation_id `{operation_id}` was used for a different {t} call ({n} items); use a new operation_id for new items, or repeat the original items exactly"
-                )));
-            }
-            started.clone()
+        Some(begin) if same(begin) => begin.1.clone(),
+        Some((t, _, n, _)) if sent_something => {
+            return Err(ToolError::Invalid(format!(
+                "operation_id `{operation_id}` was used for a different {t} call ({n} items); use a new operation_id for new items, or repeat the original items exactly"
+            )));
         }
-        None => {
+        _ => {
             let started = time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default();
