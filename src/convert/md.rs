@@ -363,7 +363,22 @@ fn render_inline(i: &Inline, out: &mut String) {
 /// Wraps rendered children in delimiters, keeping surrounding whitespace outside them
 /// (`** bold**` would not be emphasis).
 fn wrap(out: &mut String, open: &str, close: &str, children: &[Inline]) {
-    let inner = render_inlines(children);
+    // Edge whitespace of plain text goes outside before escaping, so that the escaping sees the
+    // delimiter next to the text (`*a \**`, not `*a **`, for "a * " in emphasis).
+    let mut kids = normalize(children);
+    let (mut pre, mut post) = (String::new(), String::new());
+    if let Some(Inline::Text(t)) = kids.first_mut() {
+        let trimmed = t.trim_start().to_string();
+        pre = t[..t.len() - trimmed.len()].to_string();
+        *t = trimmed;
+    }
+    if let Some(Inline::Text(t)) = kids.last_mut() {
+        let trimmed = t.trim_end().to_string();
+        post = t[trimmed.len()..].to_string();
+        *t = trimmed;
+    }
+    out.push_str(&pre);
+    let inner = render_inlines(&kids);
     let core = inner.trim();
     if core.is_empty() {
         out.push_str(&inner);
@@ -376,6 +391,7 @@ fn wrap(out: &mut String, open: &str, close: &str, children: &[Inline]) {
     out.push_str(core);
     out.push_str(close);
     out.push_str(trail);
+    out.push_str(&post);
 }
 
 /// Merges adjacent texts and adjacent same-styled runs so split editor runs render cleanly
@@ -401,6 +417,7 @@ fn normalize(inl: &[Inline]) -> Vec<Inline> {
                     a.push_str(b);
                     continue;
                 }
+                // Bare URLs (no content) stay separate: their text is the URL itself.
                 (
                     Inline::Link {
                         href: h1,
@@ -410,7 +427,7 @@ fn normalize(inl: &[Inline]) -> Vec<Inline> {
                         href: h2,
                         content: b,
                     },
-                ) if h1 == h2 => {
+                ) if h1 == h2 && !a.is_empty() && !b.is_empty() => {
                     a.extend(b.iter().cloned());
                     continue;
                 }
@@ -642,6 +659,15 @@ mod tests {
     }
 
     #[test]
+    fn delimiters_in_text_at_emphasis_edges_are_escaped() {
+        let md = render_document(&[Block::Paragraph(vec![
+            Inline::Em(vec![text("a * ")]),
+            Inline::Strong(vec![text("b")]),
+        ])]);
+        assert_eq!(md, "*a \\** **b**");
+    }
+
+    #[test]
     fn table_pads_rows_and_escapes_pipes() {
         let cell = |s: &str| Cell {
             blocks: vec![para(s)],
@@ -710,6 +736,16 @@ mod tests {
             content: vec![text("t")],
         }])]);
         assert_eq!(md, "[t](<http://x/a%20b>)");
+    }
+
+    #[test]
+    fn adjacent_bare_links_both_stay() {
+        let bare = || Inline::Link {
+            href: "http://x".into(),
+            content: Vec::new(),
+        };
+        let md = render_document(&[Block::Paragraph(vec![bare(), bare()])]);
+        assert_eq!(md, "<http://x><http://x>");
     }
 
     #[test]

@@ -111,8 +111,9 @@ impl TreeBuilder {
             Event::End(tag) => self.end(tag),
             Event::Text(t) => self.inline(Inline::Text(t.to_string())),
             Event::Code(t) => self.inline(Inline::Code(t.to_string())),
+            // Inline HTML may span lines; as literal text its line ends are soft breaks.
             Event::InlineMath(t) | Event::DisplayMath(t) | Event::InlineHtml(t) => {
-                self.inline(Inline::Text(t.to_string()))
+                self.inline(Inline::Text(t.replace(['\r', '\n'], " ")))
             }
             Event::Html(t) => match self.stack.last_mut() {
                 Some(Frame::Html(buf)) => buf.push_str(&t),
