@@ -67,12 +67,11 @@ impl CallCx {
             }
             Err(ToolError::NeedsInput(asks)) => CallToolResponse::InputRequired(*asks),
             Err(e) => {
-                let (outcome, message) = match &e {
-                    ToolError::Denied(m) => (Outcome::Denied, m.clone()),
-                    ToolError::Invalid(m) => (Outcome::Error, m.clone()),
-                    ToolError::Api(a) => (Outcome::Error, a.user_message()),
-                    ToolError::NeedsInput(_) => (Outcome::Ok, String::new()),
+                let outcome = match &e {
+                    ToolError::Denied(_) => Outcome::Denied,
+                    _ => Outcome::Error,
                 };
+                let message = e.message();
                 if let Ok(mut o) = self.outcome.lock() {
                     *o = Some((outcome, message.clone()));
                 }
