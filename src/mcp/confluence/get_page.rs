@@ -112,13 +112,8 @@ impl BridgeServer {
 impl BridgeServer {
     async fn get_page_impl(&self, cx: &CallCx, args: GetPageArgs) -> Result<PageOut, ToolError> {
         let state = self.state();
-        let id = args.page_id.trim();
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
-            return Err(ToolError::Invalid(format!(
-                "`{}` is not a page id; page ids are digits, e.g. from confluence_search",
-                args.page_id
-            )));
-        }
+        let id = super::page_id(&args.page_id)?;
+        let id = id.as_str();
         let confluence = state.api.confluence();
         let page = confluence
             .page(&cx.trace, id)

@@ -139,16 +139,8 @@ impl BridgeServer {
         args: CreateFieldsArgs,
     ) -> Result<CreateFieldsOut, ToolError> {
         let state = self.state();
-        let project = non_empty(&args.project, "project")?.to_ascii_uppercase();
-        if !project
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return Err(ToolError::Invalid(format!(
-                "`{}` is not a project key; expected something like ENG",
-                args.project
-            )));
-        }
+        non_empty(&args.project, "project")?;
+        let project = super::project_key(&args.project)?;
         state.policy.admit_project(&project)?;
         let jira = state.api.jira();
         let types = jira.create_issue_types(&cx.trace, &project).await?;

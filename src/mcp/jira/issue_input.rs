@@ -108,17 +108,10 @@ pub async fn prepare(
 ) -> Result<Result<NewIssue, Vec<String>>, ToolError> {
     let mut problems = Vec::new();
     let jira = state.api.jira();
-    let project = input.project.trim().to_ascii_uppercase();
-    if project.is_empty()
-        || !project
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
-        return Ok(Err(vec![format!(
-            "`{}` is not a project key; expected something like ENG",
-            clip(&input.project)
-        )]));
-    }
+    let project = match super::project_key(&input.project) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(vec![e.message()])),
+    };
     state.policy.admit_project(&project)?;
     let summary = input.summary.trim();
     if summary.is_empty() {

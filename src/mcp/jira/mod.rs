@@ -61,6 +61,18 @@ pub(crate) fn issue_key(raw: &str) -> Result<String, ToolError> {
     }
 }
 
+/// Validates a project key and normalizes its case.
+pub(crate) fn project_key(raw: &str) -> Result<String, ToolError> {
+    let key = raw.trim().to_ascii_uppercase();
+    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        let shown: String = raw.chars().take(60).collect();
+        return Err(ToolError::Invalid(format!(
+            "`{shown}` is not a project key; expected something like ENG"
+        )));
+    }
+    Ok(key)
+}
+
 /// Admits a write to an existing issue: its key must be allowed, and with a project allowlist
 /// the issue is looked up first, because a key can resolve to an issue that has moved to
 /// another project. Returns the normalized key; a missing issue is named.
