@@ -1,7 +1,7 @@
-//! The one list of the product's tools (SPEC §5): names, whether they write, and whether this
-//! build serves them. Config validation, policy, the MCP router and the tests all read it; a
-//! test in `mcp` checks that the router serves exactly the tools marked [`Status::Served`] here,
-//! with matching read-only annotations.
+//! The one list of the product's tools (SPEC §5): names, whether they write, whether this
+//! build serves them, and the OAuth scopes their calls need. Config validation, policy, the MCP
+//! router, `doctor` and the tests all read it; a test in `mcp` checks that the router serves
+//! exactly the tools marked [`Status::Served`] here, with matching read-only annotations.
 
 /// Whether a tool only reads or also changes something at Atlassian.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,41 +31,96 @@ pub struct ToolInfo {
     pub access: Access,
     /// Served by this build or not yet.
     pub status: Status,
+    /// The OAuth (3LO) scopes the tool's Atlassian Cloud requests need, all of them: the
+    /// classic Jira scopes and the granular Confluence ones the client asks for, including
+    /// reads made before a write (an issue looked up under `policy.jira_projects`, a space
+    /// key resolved for a page). `doctor` compares them with the granted scopes; API tokens
+    /// and PATs carry the account's own permissions and need none.
+    pub scopes: &'static [&'static str],
 }
 
-const fn tool(name: &'static str, access: Access, status: Status) -> ToolInfo {
+const fn tool(
+    name: &'static str,
+    access: Access,
+    status: Status,
+    scopes: &'static [&'static str],
+) -> ToolInfo {
     ToolInfo {
         name,
         access,
         status,
+        scopes,
     }
 }
+
+const JIRA_READ: &str = "read:jira-work";
+const JIRA_WRITE: &str = "write:jira-work";
+const JIRA_USER: &str = "read:jira-user";
+const PAGE_READ: &str = "read:page:confluence";
+const PAGE_WRITE: &str = "write:page:confluence";
+const SPACE_READ: &str = "read:space:confluence";
+const CQL_SEARCH: &str = "search:confluence";
 
 use Access::{Read, Write};
 use Status::{Planned, Served};
 
 /// Every tool the product defines, sorted by name.
 pub const TOOLS: &[ToolInfo] = &[
-    tool("atlassian_local_search", Read, Planned),
-    tool("atlassian_whoami", Read, Served),
-    tool("confluence_bulk_create_pages", Write, Served),
-    tool("confluence_create_page", Write, Served),
-    tool("confluence_get_page", Read, Served),
-    tool("confluence_list_spaces", Read, Served),
-    tool("confluence_search", Read, Served),
-    tool("confluence_summarize_page", Read, Planned),
-    tool("confluence_update_page", Write, Served),
-    tool("jira_add_comment", Write, Served),
-    tool("jira_bulk_create_issues", Write, Served),
-    tool("jira_create_issue", Write, Served),
-    tool("jira_get_create_fields", Read, Served),
-    tool("jira_get_issue", Read, Served),
-    tool("jira_list_projects", Read, Served),
-    tool("jira_search", Read, Served),
-    tool("jira_summarize_issue", Read, Planned),
-    tool("jira_summarize_search", Read, Planned),
-    tool("jira_transition_issue", Write, Served),
-    tool("jira_update_issue", Write, Served),
+    tool("atlassian_local_search", Read, Planned, &[]),
+    tool("atlassian_whoami", Read, Served, &[JIRA_USER]),
+    tool(
+        "confluence_bulk_create_pages",
+        Write,
+        Served,
+        &[PAGE_READ, SPACE_READ, PAGE_WRITE],
+    ),
+    tool(
+        "confluence_create_page",
+        Write,
+        Served,
+        &[SPACE_READ, PAGE_WRITE],
+    ),
+    tool(
+        "confluence_get_page",
+        Read,
+        Served,
+        &[PAGE_READ, SPACE_READ],
+    ),
+    tool("confluence_list_spaces", Read, Served, &[SPACE_READ]),
+    tool("confluence_search", Read, Served, &[CQL_SEARCH]),
+    tool(
+        "confluence_summarize_page",
+        Read,
+        Served,
+        &[PAGE_READ, SPACE_READ],
+    ),
+    tool(
+        "confluence_update_page",
+        Write,
+        Served,
+        &[PAGE_READ, SPACE_READ, PAGE_WRITE],
+    ),
+    tool("jira_add_comment", Write, Served, &[JIRA_READ, JIRA_WRITE]),
+    tool(
+        "jira_bulk_create_issues",
+        Write,
+        Served,
+        &[JIRA_READ, JIRA_WRITE],
+    ),
+    tool("jira_create_issue", Write, Served, &[JIRA_READ, JIRA_WRITE]),
+    tool("jira_get_create_fields", Read, Served, &[JIRA_READ]),
+    tool("jira_get_issue", Read, Served, &[JIRA_READ]),
+    tool("jira_list_projects", Read, Served, &[JIRA_READ]),
+    tool("jira_search", Read, Served, &[JIRA_READ]),
+    tool("jira_summarize_issue", Read, Served, &[JIRA_READ]),
+    tool("jira_summarize_search", Read, Served, &[JIRA_READ]),
+    tool(
+        "jira_transition_issue",
+        Write,
+        Served,
+        &[JIRA_READ, JIRA_WRITE],
+    ),
+    tool("jira_update_issue", Write, Served, &[JIRA_READ, JIRA_WRITE]),
 ];
 
 /// Looks a tool up by name.
@@ -102,5 +157,42 @@ mod tests {
         assert_eq!(find("jira_update_issue").map(|t| t.access), Some(Write));
         assert_eq!(find("jira_search").map(|t| t.access), Some(Read));
         assert!(find("jira_serch").is_none());
+    }
+
+    #[test]
+    fn served_tools_name_their_scopes() {
+        for t in served() {
+            assert!(!t.scopes.is_empty(), "{} names no OAuth scope", t.name);
+            let writes = t.scopes.iter().any(|s| s.starts_with("write:"));
+            assert_eq!(
+                writes,
+                t.access == Write,
+                "{}: a write scope exactly when the tool writes",
+                t.name
+            );
+        }
+    }
+
+    #[test]
+    fn default_oauth_scopes_cover_every_served_tool() {
+        let raw = crate::config::parse(
+            "[site]\nurl = \"https://a.atlassian.net\"\nauth = \"oauth\"\n[oauth]\nclient_id = \"c\"\nclient_secret = \"s\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let env = |_: &str| None;
+        let settings =
+            crate::config::Settings::resolve(raw, "t.toml", None, std::path::Path::new("/d"), &env)
+                .unwrap();
+        let granted = settings.oauth.unwrap().scopes;
+        for t in served() {
+            for s in t.scopes {
+                assert!(
+                    granted.iter().any(|g| g == s),
+                    "{}: {s} not in the defaults",
+                    t.name
+                );
+            }
+        }
     }
 }

@@ -3,15 +3,18 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: the command line (`serve`, `login`, `logout`, `status`, `sandbox`, `demo`,
-//!   `audit …`); the only place that prints.
+//! - [`cli`]: the command line (`serve`, `login`, `logout`, `status`, `doctor` (`cli/doctor/`),
+//!   `install` (`cli/install/`: client config files merged in place), `completions`, `sandbox`,
+//!   `demo`, `audit …`); the only place that prints.
 //! - [`auth`]: OAuth 2.0 sign-in (PKCE + loopback callback), the 0600 credential store, and
 //!   token refresh that is single-flight within and across processes.
 //! - [`catalog`]: the one list of tools (name, read/write, served or planned) that config,
 //!   policy, the router and the tests read.
 //! - [`config`]: `config.toml` + environment → validated [`config::Settings`].
 //! - [`mcp`]: the MCP server: one file per tool (`mcp/jira/`, `mcp/confluence/`), the per-call
-//!   gate and audit entry (`mcp/call.rs`), confirmations, bulk results, text rendering.
+//!   gate and audit entry (`mcp/call.rs`), confirmations, bulk results, text rendering;
+//!   resources, completion and prompts (`mcp/resources.rs`, `completion.rs`, `prompts.rs`); the
+//!   summarize tools' digests (`mcp/digest/`, pure) and sampling (`mcp/sampling.rs`).
 //! - [`atlassian`]: the one HTTP client for Jira and Confluence (auth, retries, error mapping,
 //!   Cloud vs Data Center endpoints), reporting every request to the calling tool's audit record.
 //! - [`journal`]: the per-operation write journal (fsync'd JSONL under `<home>/journal`, one

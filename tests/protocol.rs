@@ -463,3 +463,76 @@ async fn serve_sandbox_works_without_any_config() {
     client.cancel().await.ok();
     assert!(env_home.join("audit").join("audit.jsonl").exists());
 }
+
+/// Everything under `dir`, relative, sorted (empty when it holds nothing).
+fn tree(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_sandbox_without_a_home_touches_no_real_home() {
+    let user_home = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = tokio::process::Command::new(crate::support::BIN);
+    cmd.args(["serve", "--sandbox"])
+        .env_remove("ATLASSIAN_MCP_BRIDGE_HOME")
+        .env_remove("ATLASSIAN_MCP_BRIDGE_CONFIG")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", user_home.path())
+        .env("TMPDIR", tmp.path());
+    let (transport, _) = rmcp::transport::TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use rmcp::ServiceExt;
+    let client = ().serve(transport).await.unwrap();
+    let r = client
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new("jira_search").with_arguments(
+                json!({"jql": "project = ENG", "max_results": 2})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_ne!(r.is_error, Some(true));
+    // While it runs, its audit log lives in the temporary home.
+    let during = tree(tmp.path());
+    assert!(
+        during.iter().any(|p| p.ends_with("audit/audit.jsonl")),
+        "{during:?}"
+    );
+    client.cancel().await.ok();
+    // `cancel` closes stdin; give the process a moment to exit and clean up.
+    for _ in 0..100 {
+        if tree(tmp.path()).is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        tree(tmp.path()),
+        Vec::<String>::new(),
+        "temporary home removed"
+    );
+    assert_eq!(
+        tree(user_home.path()),
+        Vec::<String>::new(),
+        "nothing written into the person's home"
+    );
+}

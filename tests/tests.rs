@@ -5,14 +5,24 @@ mod support;
 
 /// Audit records written by real tool calls, and the `audit` commands.
 mod audit_e2e;
+/// `doctor` against healthy and broken homes.
+mod doctor;
+/// `install` into temp copies of each client's config file.
+mod install;
 /// OAuth sign-in, refresh across processes, status and logout.
 mod oauth;
 /// allow/deny, read-only, project and space confinement.
 mod policy;
 /// initialize, tools/list, unknown methods, garbage input, exit codes.
 mod protocol;
+/// Resources, resource templates, completion and prompts.
+mod resources;
 /// The bridge's requests checked against Atlassian's OpenAPI descriptions.
 mod spec_conformance;
+/// `jira_summarize_issue`, `confluence_summarize_page` and sampling.
+mod summarize;
+/// `jira_summarize_search` counts over many pages.
+mod summarize_search;
 /// Every read tool on Cloud and Data Center.
 mod tools;
 /// 429/503 retries, rate-limit exhaustion, upstream errors, redirects.

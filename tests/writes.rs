@@ -822,3 +822,61 @@ fn the_demo_runs_end_to_end() {
     assert!(stdout.contains("(resumed)"), "{stdout}");
     assert!(stdout.contains("audit verify: ok"), "{stdout}");
 }
+
+/// Without `ATLASSIAN_MCP_BRIDGE_HOME` the demo works in a temporary home, removes it, and ends
+/// with the next steps.
+#[test]
+fn the_demo_cleans_up_after_itself() {
+    let user_home = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(BIN)
+        .arg("demo")
+        .env_remove("ATLASSIAN_MCP_BRIDGE_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", user_home.path())
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("(temporary; removed when the demo ends)"));
+    let steps = stdout.split("Next steps:").nth(1).expect("next steps");
+    for step in ["login", "install", "doctor"] {
+        assert!(steps.contains(step), "{steps}");
+    }
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+    let home_left: Vec<_> = std::fs::read_dir(user_home.path())
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(home_left.is_empty(), "{home_left:?}");
+}
+
+/// `demo | head -n 3`: a closed stdout ends nothing badly.
+#[test]
+fn the_demo_survives_a_closed_pipe() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(BIN)
+        .arg("demo")
+        .env_remove("ATLASSIAN_MCP_BRIDGE_HOME")
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("demo"), "{first}");
+    // The reader is gone: every later write meets a closed pipe.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+}

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::jira::User;
 use super::json::{array, id, offset_cursor, query_param, text, uint};
 use super::{Api, ApiError, Product, with_segments};
 use crate::atlassian::http::{ApiRequest, CallTrace};
@@ -60,6 +61,9 @@ pub struct Page {
     pub storage: String,
     /// Link a person can open.
     pub url: Option<String>,
+    /// Who made the current version: on Cloud only the account id (v2 `version.authorId`;
+    /// see [`Confluence::display_name`]), on Data Center with the name (`version.by`).
+    pub last_editor: Option<User>,
 }
 
 /// A space.
@@ -215,6 +219,10 @@ impl<'a> Confluence<'a> {
                     parent_id: id(&body, "parentId"),
                     storage: storage_body(&body),
                     url: self.web(body.get("_links").and_then(|l| text(l, "webui"))),
+                    last_editor: version.and_then(|v| text(v, "authorId")).map(|id| User {
+                        id: Some(id),
+                        ..User::default()
+                    }),
                 })
             }
             Deployment::DataCenter => {
@@ -237,9 +245,35 @@ impl<'a> Confluence<'a> {
                     parent_id: array(&body, "ancestors").last().and_then(|a| id(a, "id")),
                     storage: storage_body(&body),
                     url: self.web(body.get("_links").and_then(|l| text(l, "webui"))),
+                    last_editor: version.and_then(|v| v.get("by")).and_then(User::from_json),
                 })
             }
         }
+    }
+
+    /// The display name of a Cloud account id (v2 `POST /users-bulk`, a lookup that changes
+    /// nothing). `None` on Data Center (its pages name their editors already), and when the
+    /// lookup fails — a missing name never fails a read.
+    pub async fn display_name(&self, trace: &CallTrace, account_id: &str) -> Option<String> {
+        if self.api.deployment != Deployment::Cloud {
+            return None;
+        }
+        let mut req = ApiRequest::post(Product::Confluence, self.url(&["api", "v2", "users-bulk"]))
+            .scope("read:user:confluence")
+            .json(serde_json::json!({ "accountIds": [account_id] }));
+        // A read sent as POST: repeating it is harmless.
+        req.idempotent = true;
+        let body = match self.api.http.send(trace, req).await {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::debug!("user {account_id} lookup failed: {}", e.user_message());
+                return None;
+            }
+        };
+        array(&body, "results")
+            .iter()
+            .find(|u| text(u, "accountId").as_deref() == Some(account_id))
+            .and_then(|u| text(u, "displayName").or_else(|| text(u, "publicName")))
     }
 
     /// Spaces, optionally only those with the given keys.

@@ -23,24 +23,40 @@ use crate::config::{
 use crate::sandbox;
 use crate::secret::Secret;
 
+/// Prints a line for the person. A closed stdout (`demo | head`) is not an error: the tour
+/// goes on quietly and still cleans up.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 /// Runs the tour and prints what happened; exit 0 when every step behaved as expected.
+///
+/// Everything it writes (sandbox credentials, audit log, journals) goes into a fresh temporary
+/// directory that is removed when the tour ends, whatever `ATLASSIAN_MCP_BRIDGE_HOME` says: the
+/// demo signs in, and must never replace a person's real credentials.
 pub async fn run() -> Result<ExitCode, CliError> {
-    let home = tempfile::Builder::new()
+    let temp = tempfile::Builder::new()
         .prefix("atlassian-mcp-bridge-demo-")
         .tempdir()
-        .context("cannot create a temporary directory for the demo")?
-        .keep();
+        .context("cannot create a temporary directory for the demo")?;
+    let home = temp.path().to_path_buf();
     let audit_path = home.join("audit").join("audit.jsonl");
-    println!("atlassian-mcp-bridge {} — demo", env!("CARGO_PKG_VERSION"));
-    println!("Files for this run: {}", home.display());
+    say!("atlassian-mcp-bridge {} — demo", env!("CARGO_PKG_VERSION"));
+    say!(
+        "Files for this run: {} (temporary; removed when the demo ends)",
+        home.display()
+    );
     let sb = sandbox::start(sandbox::SandboxOptions::default())
         .await
         .context("cannot start the sandbox")?;
-    println!(
+    say!(
         "Sandbox site (Jira + Confluence + OAuth): {}",
         sb.base_url()
     );
-    println!("Policy for this demo: jira_projects = [\"ENG\", \"OPS\"]\n");
+    say!("Policy for this demo: jira_projects = [\"ENG\", \"OPS\"]\n");
     let oauth = sandbox_oauth(&sb.base_url())?;
     let mut site = sandbox_site(&sb.base_url(), Deployment::Cloud)?;
     site.auth = Auth::OAuth;
@@ -88,14 +104,14 @@ pub async fn run() -> Result<ExitCode, CliError> {
     outcome?;
 
     step(9, "Audit log");
-    println!("   {}", audit_path.display());
+    say!("   {}", audit_path.display());
     let text = std::fs::read_to_string(&audit_path).context("cannot read the demo audit log")?;
     for line in text.lines() {
         let Ok(r) = serde_json::from_str::<Value>(line) else {
             continue;
         };
         let what = r["tool"].as_str().or(r["event"].as_str()).unwrap_or("?");
-        println!(
+        say!(
             "   #{:<2} {:<24} {:<7} {:>7.1} ms  {} upstream request(s)  touched {}",
             r["seq"],
             what,
@@ -114,7 +130,16 @@ pub async fn run() -> Result<ExitCode, CliError> {
         );
     }
     let report = verify_log(&audit_path)?;
-    println!("   audit verify: {report}");
+    say!("   audit verify: {report}");
+    say!("");
+    say!("Next steps:");
+    say!(
+        "   1. Connect your site: write config.toml (see config/example.toml), then `atlassian-mcp-bridge login` (OAuth) or set ATLASSIAN_API_TOKEN"
+    );
+    say!(
+        "   2. Add the bridge to your AI desktop: `atlassian-mcp-bridge install claude-desktop` (or claude-code, vscode, cursor)"
+    );
+    say!("   3. Check everything: `atlassian-mcp-bridge doctor`");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -156,8 +181,8 @@ struct DemoBrowser;
 
 impl LoginUi for DemoBrowser {
     fn authorize_url(&self, url: &str, _opened: bool) {
-        println!("   authorize URL (PKCE S256, state, prompt=consent):");
-        println!("   {}…", &url[..url.len().min(110)]);
+        say!("   authorize URL (PKCE S256, state, prompt=consent):");
+        say!("   {}…", &url[..url.len().min(110)]);
         let url = url.to_string();
         tokio::spawn(async move {
             let Ok(http) = reqwest::Client::builder()
@@ -182,7 +207,7 @@ impl LoginUi for DemoBrowser {
     }
 
     fn message(&self, text: &str) {
-        println!("   {text}");
+        say!("   {text}");
     }
 }
 
@@ -217,14 +242,14 @@ async fn sign_in(
         })
         .await
         .context("cannot write the login audit record")?;
-    println!(
+    say!(
         "   signed in as {} to {} (cloud id {}), scopes: {}",
         c.account.name.as_deref().unwrap_or("unknown"),
         c.site_url,
         c.cloud_id,
         c.scopes.join(" ")
     );
-    println!(
+    say!(
         "   tokens stored in {} (mode 0600); the refresh token rotates on every use\n",
         store.path().display()
     );
@@ -232,7 +257,7 @@ async fn sign_in(
 }
 
 fn step(n: u32, title: &str) {
-    println!(
+    say!(
         "── {n}. {title} {}",
         "─".repeat(60usize.saturating_sub(title.len()))
     );
@@ -249,12 +274,12 @@ fn text_of(r: &CallToolResult) -> String {
 fn show(text: &str, max_lines: usize) {
     let lines: Vec<&str> = text.lines().collect();
     for l in lines.iter().take(max_lines) {
-        println!("   {l}");
+        say!("   {l}");
     }
     if lines.len() > max_lines {
-        println!("   … ({} more lines)", lines.len() - max_lines);
+        say!("   … ({} more lines)", lines.len() - max_lines);
     }
-    println!();
+    say!("");
 }
 
 async fn call(
@@ -289,20 +314,20 @@ async fn tour(peer: &Peer<RoleClient>) -> Result<(), CliError> {
         .await
         .map_err(|e| anyhow!("tools/list failed: {e}"))?;
     let bytes = serde_json::to_vec(&tools).map(|v| v.len()).unwrap_or(0);
-    println!("   {} tools, {bytes} bytes of schema:", tools.len());
+    say!("   {} tools, {bytes} bytes of schema:", tools.len());
     for t in &tools {
         let ro = t
             .annotations
             .as_ref()
             .and_then(|a| a.read_only_hint)
             .unwrap_or(false);
-        println!("   - {}{}", t.name, if ro { " (read-only)" } else { "" });
+        say!("   - {}{}", t.name, if ro { " (read-only)" } else { "" });
     }
-    println!();
+    say!("");
 
     let jql = "project = ENG AND statusCategory != Done ORDER BY priority DESC, key ASC";
     step(2, "jira_search");
-    println!("   jql: {jql}\n");
+    say!("   jql: {jql}\n");
     let r = expect_ok(peer, "jira_search", json!({"jql": jql, "max_results": 5})).await?;
     show(&text_of(&r), 8);
     let first_key = r
@@ -318,7 +343,7 @@ async fn tour(peer: &Peer<RoleClient>) -> Result<(), CliError> {
 
     let cql = "type = page AND text ~ \"architecture\"";
     step(4, "confluence_search");
-    println!("   cql: {cql}\n");
+    say!("   cql: {cql}\n");
     let r = expect_ok(peer, "confluence_search", json!({"cql": cql, "limit": 5})).await?;
     show(&text_of(&r), 8);
     let page_id = r
@@ -357,7 +382,7 @@ async fn tour(peer: &Peer<RoleClient>) -> Result<(), CliError> {
     if r.is_error != Some(true) {
         return Err(anyhow!("expected a policy denial for SEC-1, got a result").into());
     }
-    println!("   refused (isError): {}\n", text_of(&r));
+    say!("   refused (isError): {}\n", text_of(&r));
     Ok(())
 }
 

@@ -4,6 +4,8 @@
 
 pub mod audit;
 pub mod demo;
+pub mod doctor;
+pub mod install;
 pub mod login;
 pub mod sandbox;
 pub mod serve;
@@ -75,6 +77,31 @@ pub enum Command {
         #[command(subcommand)]
         cmd: audit::AuditCommand,
     },
+    /// Ordered checks (config, credentials, site, identity, scopes, audit, client configs),
+    /// each with a one-line fix; exits 1 when any fails.
+    Doctor {
+        /// One JSON object with every check instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add this server to an AI desktop's MCP configuration.
+    Install {
+        /// Which client to configure.
+        #[arg(value_enum)]
+        client: install::Client,
+        /// Print the entry that client reads; write nothing.
+        #[arg(long)]
+        print: bool,
+        /// Replace an existing entry that points at another binary.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Shell completions generated from this command line, on stdout.
+    Completions {
+        /// The shell to generate for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// A failure with its exit code: usage/config errors exit 2, everything else 1.
@@ -118,9 +145,15 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let settings = load_settings(config.as_deref())?;
             Ok(audit::run(cmd, &settings.audit)?)
         }
-        Command::Serve { sandbox } => {
+        Command::Serve { sandbox: false } => {
             let settings = load_settings(config.as_deref())?;
-            block_on(serve::run(settings, sandbox))
+            block_on(serve::run(settings, false))
+        }
+        Command::Serve { sandbox: true } => {
+            let home = SandboxHome::new(config.as_deref())?;
+            let code = block_on(serve::run(home.settings.clone(), true));
+            drop(home);
+            code
         }
         Command::Sandbox { port, latency_ms } => block_on(sandbox::run(port, latency_ms)),
         Command::Login {
@@ -143,6 +176,69 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             block_on(login::run_status(settings))
         }
         Command::Demo => block_on(demo::run()),
+        Command::Doctor { json } => block_on(doctor::run(config.as_deref(), json)),
+        Command::Install {
+            client,
+            print,
+            force,
+        } => install::run(client, print, force),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(
+                shell,
+                &mut command,
+                "atlassian-mcp-bridge",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Where `serve --sandbox` keeps its files: `ATLASSIAN_MCP_BRIDGE_HOME` when it is set, else a
+/// temporary directory removed when this value is dropped, so that trying the sandbox never
+/// writes into the person's real audit log or journals. (`demo` always uses a fresh temporary
+/// directory: it signs in, and must never replace real credentials.)
+pub struct SandboxHome {
+    /// Settings with the data directory and audit path inside the chosen home.
+    pub settings: Settings,
+    /// The temporary home, removed on drop (`None` when `ATLASSIAN_MCP_BRIDGE_HOME` is set).
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl SandboxHome {
+    /// Chooses the home; an explicit `--config` still supplies `[policy]` and `[audit]` options,
+    /// but without `ATLASSIAN_MCP_BRIDGE_HOME` every file goes to the temporary home.
+    pub fn new(cli_config: Option<&std::path::Path>) -> Result<Self, CliError> {
+        let home_set = std::env::var_os(crate::config::HOME_ENV).is_some_and(|v| !v.is_empty());
+        if home_set {
+            return Ok(Self {
+                settings: load_settings(cli_config)?,
+                _temp: None,
+            });
+        }
+        let temp = tempfile::Builder::new()
+            .prefix("atlassian-mcp-bridge-sandbox-")
+            .tempdir()
+            .map_err(|e| {
+                CliError::Runtime(anyhow::anyhow!(
+                    "cannot create a temporary home for the sandbox: {e}"
+                ))
+            })?;
+        let mut locations = Locations::discover(cli_config)?;
+        if !locations.explicit {
+            // The person's own config names their real site and policy, not the sandbox's.
+            locations.config_file = temp.path().join("config.toml");
+        }
+        locations.data_dir = temp.path().to_path_buf();
+        let mut settings = Settings::load(&locations)?;
+        settings.data_dir = temp.path().to_path_buf();
+        settings.audit.path = temp.path().join("audit").join("audit.jsonl");
+        tracing::info!(home = %temp.path().display(), "sandbox: temporary home, removed on exit");
+        Ok(Self {
+            settings,
+            _temp: Some(temp),
+        })
     }
 }
 

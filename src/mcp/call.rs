@@ -98,6 +98,8 @@ pub enum ToolError {
     Invalid(String),
     /// Refused by policy.
     Denied(String),
+    /// The named item does not exist, or this account cannot see it.
+    NotFound(String),
     /// Atlassian said no, or could not be reached.
     Api(ApiError),
     /// The person must answer first (a confirmation under the 2026-07-28 lifecycle): the
@@ -115,7 +117,7 @@ impl ToolError {
     /// The message the model reads.
     pub fn message(&self) -> String {
         match self {
-            ToolError::Invalid(m) | ToolError::Denied(m) => m.clone(),
+            ToolError::Invalid(m) | ToolError::Denied(m) | ToolError::NotFound(m) => m.clone(),
             ToolError::Api(a) => a.user_message(),
             ToolError::NeedsInput(_) => "waiting for the person's answer".to_string(),
         }
@@ -125,7 +127,7 @@ impl ToolError {
     /// names it once; any other failure passes through.
     pub fn naming(what: &str) -> impl FnOnce(ApiError) -> ToolError + '_ {
         move |e| match e.status() {
-            Some(404) => ToolError::Invalid(format!(
+            Some(404) => ToolError::NotFound(format!(
                 "{what} was not found, or this account cannot see it"
             )),
             _ => ToolError::Api(e),
@@ -246,6 +248,57 @@ impl BridgeServer {
             return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
         }
         result
+    }
+
+    /// Runs a request other than `tools/call` that reads from Atlassian (`resources/read`,
+    /// `resources/list`, `completion/complete`) under the same rules as a tool call: it gets a
+    /// [`CallCx`], and leaves exactly one audit record (event `event`) whatever the outcome.
+    /// Refusals and failures become JSON-RPC errors: these requests have no `isError` result.
+    pub(crate) async fn audited<T, Fut>(
+        &self,
+        event: &str,
+        args: serde_json::Value,
+        context: &RequestContext<RoleServer>,
+        run: impl FnOnce(Arc<CallCx>) -> Fut,
+    ) -> Result<T, McpError>
+    where
+        T: Serialize,
+        Fut: std::future::Future<Output = Result<T, ToolError>>,
+    {
+        let started = Instant::now();
+        let cx = Arc::new(CallCx::default());
+        let result = run(cx.clone()).await;
+        let (touched, _) = cx.take();
+        let (outcome, error, result_bytes) = match &result {
+            Ok(v) => (
+                Outcome::Ok,
+                None,
+                serde_json::to_vec(v).map(|b| b.len() as u64).unwrap_or(0),
+            ),
+            Err(e @ ToolError::Denied(_)) => (Outcome::Denied, Some(e.message()), 0),
+            Err(e) => (Outcome::Error, Some(e.message()), 0),
+        };
+        let entry = Entry {
+            event: event.to_string(),
+            client: Self::client_info(context),
+            actor: self.state.actor.read().ok().map(|a| a.clone()),
+            tool: None,
+            args: Some(args),
+            outcome,
+            error,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            upstream: cx.trace.upstream(),
+            touched,
+            result_bytes,
+        };
+        self.audit(entry)
+            .await
+            .map_err(|m| McpError::internal_error(m, None))?;
+        result.map_err(|e| match e {
+            ToolError::NotFound(m) => McpError::resource_not_found(m, None),
+            ToolError::Invalid(m) | ToolError::Denied(m) => McpError::invalid_params(m, None),
+            other => McpError::internal_error(other.message(), None),
+        })
     }
 
     fn client_info(context: &RequestContext<RoleServer>) -> Option<ClientInfo> {

@@ -9,24 +9,36 @@
 //! - [`jira`], [`confluence`], [`whoami`]: the tools, one file per tool.
 //! - [`bulk`]: the bulk tools' shared result, progress and journal opening; [`confirm`]: asking
 //!   the person before a write.
+//! - [`resources`]: `jira://issue/{key}` and `confluence://page/{id}` as Markdown;
+//!   [`completion`]: argument completion; [`prompts`]: prompts that lead into the tools. All
+//!   three go through policy and the audit like a tool call.
+//! - [`digest`]: the summarize tools' deterministic digests (pure); [`sampling`]: asking the
+//!   client's own model for a prose summary of one.
 //! - [`render`]: compact text for the model; [`args`]: lenient argument parsing.
 
 pub mod args;
 pub mod bulk;
 pub mod call;
+pub mod completion;
 pub mod confirm;
 pub mod confluence;
+pub mod digest;
 pub mod jira;
+pub mod prompts;
 pub mod render;
+pub mod resources;
 pub mod router;
+pub mod sampling;
 pub mod whoami;
 
 use std::sync::{Arc, RwLock};
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
+    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -41,8 +53,9 @@ use crate::policy::Policy;
 /// Instructions sent in `initialize`: how to use the tools well (kept short; clients cap them).
 const INSTRUCTIONS: &str = "Jira and Confluence through the user's own account. Search first \
 (jira_search with JQL, confluence_search with CQL), then read single items (jira_get_issue, \
-confluence_get_page). Results are compact; pass next_page_token / cursor back to page. \
-Every call is recorded in the user's local audit log.";
+confluence_get_page). For overviews use jira_summarize_search (exact counts without listing \
+every issue), jira_summarize_issue and confluence_summarize_page. Results are compact; pass \
+next_page_token / cursor back to page. Every call is recorded in the user's local audit log.";
 
 /// Shared state of one server process.
 #[derive(Debug)]
@@ -68,6 +81,8 @@ pub struct BridgeServer {
     router: Arc<ToolRouter<BridgeServer>>,
     /// `tools/list` as filtered by policy, computed once.
     visible: Arc<Vec<Tool>>,
+    /// The recently updated issues `resources/list` offers, briefly cached.
+    recent: Arc<resources::RecentCache>,
 }
 
 impl std::fmt::Debug for BridgeServer {
@@ -94,6 +109,7 @@ impl BridgeServer {
             state: Arc::new(state),
             router: Arc::new(router),
             visible: Arc::new(visible),
+            recent: resources::recent_cache(),
         }
     }
 
@@ -210,12 +226,19 @@ fn slim_schema(
 
 impl ServerHandler for BridgeServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(
-                "atlassian-mcp-bridge",
-                env!("CARGO_PKG_VERSION"),
-            ))
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .enable_completions()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            "atlassian-mcp-bridge",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions(INSTRUCTIONS)
     }
 
     async fn list_tools(
@@ -232,6 +255,54 @@ impl ServerHandler for BridgeServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         self.gate(request, context).await
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        Ok(self.recent_resources(&context).await)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(self.resource_templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        self.read(request, &context).await.map(Into::into)
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(self.prompt_list())
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        self.prompt(request, &context).await.map(Into::into)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        self.complete_argument(request, &context).await
     }
 }
 

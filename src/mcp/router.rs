@@ -23,6 +23,9 @@ pub(crate) fn all() -> ToolRouter<BridgeServer> {
         + BridgeServer::confluence_create_page_router()
         + BridgeServer::confluence_update_page_router()
         + BridgeServer::confluence_bulk_create_pages_router()
+        + BridgeServer::jira_summarize_issue_router()
+        + BridgeServer::jira_summarize_search_router()
+        + BridgeServer::confluence_summarize_page_router()
         + BridgeServer::whoami_router()
 }
 

@@ -1,5 +1,6 @@
 //! Confluence handlers: Cloud v1 CQL search and content (`/wiki/rest/api/…`), Cloud v2 pages
-//! and spaces (`/wiki/api/v2/…`, cursor paging with `_links.next` and a `Link` header), and the
+//! and spaces (`/wiki/api/v2/…`, cursor paging with `_links.next` and a `Link` header) and the
+//! v2 user lookup (`POST /wiki/api/v2/users-bulk`, a read sent as POST), and the
 //! Data Center REST API (`/dc/rest/api/…`, offset paging). Shapes follow
 //! `confluence-v1.openapi.json` (SearchPageResponseSearchResult, Content, Space) and
 //! `confluence-v2.openapi.json` (PageSingle, PageBulk, SpaceBulk, SpaceSingle).
@@ -53,6 +54,9 @@ pub(crate) fn dc(ctx: &Ctx<'_>, rest: &[&str]) -> Reply {
 
 /// Routes `/wiki/api/v2/…` on the Cloud site.
 pub(crate) fn v2(ctx: &Ctx<'_>, rest: &[&str]) -> Reply {
+    if *ctx.method == Method::POST && rest == ["users-bulk"] {
+        return users_bulk(ctx);
+    }
     if *ctx.method != Method::GET {
         return method_not_allowed(Family::ConfluenceV2);
     }
@@ -939,6 +943,41 @@ fn account(store: &Store, idx: usize) -> String {
         .get(idx)
         .map(|u| u.account_id.to_string())
         .unwrap_or_default()
+}
+
+/// `POST /wiki/api/v2/users-bulk` (`createBulkUserLookup`): `{"accountIds": [...]}` (1–250)
+/// → `{"results": [User], "_links": {"base"}}`; unknown ids are simply absent.
+fn users_bulk(ctx: &Ctx<'_>) -> Reply {
+    let body: Value = match serde_json::from_slice(ctx.body) {
+        Ok(v) => v,
+        Err(_) => return v2_bad("The request body is not valid JSON."),
+    };
+    let Some(ids) = body.get("accountIds").and_then(Value::as_array) else {
+        return v2_bad("accountIds is required");
+    };
+    if ids.is_empty() || ids.len() > 250 {
+        return v2_bad("accountIds must hold between 1 and 250 account ids");
+    }
+    let results: Vec<Value> = ids
+        .iter()
+        .filter_map(Value::as_str)
+        .filter_map(|id| ctx.store.users.iter().find(|u| u.account_id == id))
+        .map(|u| {
+            json!({
+                "accountId": u.account_id,
+                "accountType": "atlassian",
+                "accountStatus": "active",
+                "displayName": u.display,
+                "publicName": u.display,
+                "email": u.email,
+                "timeZone": u.tz,
+                "isExternalCollaborator": false,
+                "personalSpaceId": null,
+                "profilePicture": {"path": format!("/wiki/aa-avatar/{}", u.account_id), "width": 48, "height": 48, "isDefault": false},
+            })
+        })
+        .collect();
+    Reply::ok(json!({"results": results, "_links": {"base": ctx.wiki_base}}))
 }
 
 pub(super) fn v2_page(ctx: &Ctx<'_>, page: &Page, body_format: Option<&str>) -> Value {

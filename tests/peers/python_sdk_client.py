@@ -22,6 +22,7 @@ EXPECTED_TOOLS = {
     "confluence_get_page",
     "confluence_list_spaces",
     "confluence_search",
+    "confluence_summarize_page",
     "confluence_update_page",
     "jira_add_comment",
     "jira_bulk_create_issues",
@@ -30,6 +31,8 @@ EXPECTED_TOOLS = {
     "jira_get_issue",
     "jira_list_projects",
     "jira_search",
+    "jira_summarize_issue",
+    "jira_summarize_search",
     "jira_transition_issue",
     "jira_update_issue",
 }
@@ -83,7 +86,7 @@ async def run(binary, mode, home):
     ) as client:
         tools = await client.list_tools()
         names = {t.name for t in tools.tools}
-        check(f"[{mode}] tools/list has the 16 tools", names == EXPECTED_TOOLS, sorted(names))
+        check(f"[{mode}] tools/list has the 19 tools", names == EXPECTED_TOOLS, sorted(names))
         for t in tools.tools:
             ann = t.annotations
             check(
@@ -152,6 +155,41 @@ async def run(binary, mode, home):
             f"[{mode}] a no sends nothing",
             result.is_error is True and "declined" in text_of(result),
             text_of(result)[:300],
+        )
+
+        # Resources, completion and prompts.
+        templates = await client.list_resource_templates()
+        check(
+            f"[{mode}] resource templates",
+            [t.uri_template for t in templates.resource_templates]
+            == ["jira://issue/{key}", "confluence://page/{id}"],
+            templates,
+        )
+        read = await client.read_resource("jira://issue/ENG-2")
+        body = read.contents[0]
+        check(
+            f"[{mode}] resources/read jira://issue/ENG-2 as Markdown",
+            body.mime_type == "text/markdown" and body.text.startswith("ENG-2 "),
+            str(body)[:300],
+        )
+        done = await client.complete(
+            types.ResourceTemplateReference(type="ref/resource", uri="jira://issue/{key}"),
+            {"name": "key", "value": "OPS-"},
+        )
+        values = done.completion.values
+        check(
+            f"[{mode}] completion of issue keys",
+            bool(values) and all(v.startswith("OPS-") for v in values),
+            values,
+        )
+        prompts = await client.list_prompts()
+        names = [p.name for p in prompts.prompts]
+        check(f"[{mode}] four prompts", len(names) == 4 and "explain_page" in names, names)
+        got = await client.get_prompt("weekly_project_report", {"project": "ENG"})
+        check(
+            f"[{mode}] prompts/get leads into jira_summarize_search",
+            "jira_summarize_search" in got.messages[0].content.text,
+            got,
         )
 
 

@@ -110,7 +110,11 @@ impl BridgeServer {
 }
 
 impl BridgeServer {
-    async fn get_page_impl(&self, cx: &CallCx, args: GetPageArgs) -> Result<PageOut, ToolError> {
+    pub(crate) async fn get_page_impl(
+        &self,
+        cx: &CallCx,
+        args: GetPageArgs,
+    ) -> Result<PageOut, ToolError> {
         let state = self.state();
         let id = super::page_id(&args.page_id)?;
         let id = id.as_str();

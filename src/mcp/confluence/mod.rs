@@ -6,6 +6,7 @@ pub mod create_page;
 pub mod get_page;
 pub mod list_spaces;
 pub mod search;
+pub mod summarize_page;
 pub mod update_page;
 
 use crate::atlassian::CallTrace;

@@ -265,7 +265,11 @@ impl BridgeServer {
 }
 
 impl BridgeServer {
-    async fn get_issue_impl(&self, cx: &CallCx, args: GetIssueArgs) -> Result<IssueOut, ToolError> {
+    pub(crate) async fn get_issue_impl(
+        &self,
+        cx: &CallCx,
+        args: GetIssueArgs,
+    ) -> Result<IssueOut, ToolError> {
         let state = self.state();
         let key = issue_key(&args.key)?;
         state.policy.admit_issue(&key)?;

@@ -9,6 +9,8 @@ pub mod get_issue;
 pub mod issue_input;
 pub mod list_projects;
 pub mod search;
+pub mod summarize_issue;
+pub mod summarize_search;
 pub mod transition_issue;
 pub mod update_issue;
 

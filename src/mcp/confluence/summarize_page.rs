@@ -1,0 +1,135 @@
+//! `confluence_summarize_page`: a digest of one page built locally (outline, word count, the
+//! first paragraph of each section within `max_words`, tables by shape, last editor), plus a
+//! prose summary from the client's own model when the client offers MCP sampling.
+
+use std::sync::Arc;
+
+use rmcp::RoleServer;
+use rmcp::handler::server::tool::{Extension, InputResponses, RequestState, schema_for_output};
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResponse;
+use rmcp::service::RequestContext;
+use rmcp::{schemars, tool, tool_router};
+use serde::{Deserialize, Serialize};
+
+use crate::convert;
+use crate::mcp::args::{bounded, opt_u32};
+use crate::mcp::digest::page::{self, PageDigest, PageFacts};
+use crate::mcp::digest::{DEFAULT_MAX_WORDS, MAX_MAX_WORDS};
+use crate::mcp::render::Render;
+use crate::mcp::sampling::{self, ModelSummary};
+use crate::mcp::{BridgeServer, CallCx, ToolError};
+
+/// Arguments of `confluence_summarize_page`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SummarizePageArgs {
+    /// Page id (digits), e.g. from confluence_search.
+    pub page_id: String,
+    /// Most words of page text to keep, 1–1000 (default 150): the first paragraph of each
+    /// section, whole sentences. The outline and tables do not count.
+    #[serde(default, deserialize_with = "opt_u32")]
+    pub max_words: Option<u32>,
+}
+
+/// Result of `confluence_summarize_page`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct PageSummaryOut {
+    /// The digest, built locally from the page (no model involved).
+    pub digest: PageDigest,
+    /// The client's model's prose summary of the digest, when the client offers sampling.
+    #[serde(flatten)]
+    pub model: ModelSummary,
+}
+
+impl Render for PageSummaryOut {
+    fn render(&self) -> String {
+        format!(
+            "Digest (built locally)\n{}{}",
+            self.digest.render(),
+            self.model.render()
+        )
+    }
+}
+
+#[tool_router(router = confluence_summarize_page_router, vis = "pub(crate)")]
+impl BridgeServer {
+    #[tool(
+        name = "confluence_summarize_page",
+        description = "Summarize one Confluence page: a digest built locally (space, version, last editor, heading outline, word count, first paragraph of each section within max_words, tables by header and row count) and, when your client offers sampling, a short prose summary by your client's model.",
+        annotations(title = "Summarize a Confluence page", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<PageSummaryOut>()
+    )]
+    async fn confluence_summarize_page(
+        &self,
+        Parameters(args): Parameters<SummarizePageArgs>,
+        Extension(cx): Extension<Arc<CallCx>>,
+        context: RequestContext<RoleServer>,
+        InputResponses(answers): InputResponses,
+        RequestState(state): RequestState,
+    ) -> CallToolResponse {
+        cx.finish(
+            self.summarize_page_impl(&cx, &context, answers.as_ref(), state.as_deref(), args)
+                .await,
+        )
+    }
+}
+
+impl BridgeServer {
+    async fn summarize_page_impl(
+        &self,
+        cx: &CallCx,
+        context: &RequestContext<RoleServer>,
+        answers: Option<&rmcp::model::InputResponses>,
+        request_state: Option<&str>,
+        args: SummarizePageArgs,
+    ) -> Result<PageSummaryOut, ToolError> {
+        let state = self.state();
+        let id = super::page_id(&args.page_id)?;
+        let max_words = bounded(
+            args.max_words,
+            DEFAULT_MAX_WORDS,
+            MAX_MAX_WORDS,
+            "max_words",
+        )?;
+        let confluence = state.api.confluence();
+        let page = confluence
+            .page(&cx.trace, &id)
+            .await
+            .map_err(ToolError::naming(&format!("page {id}")))?;
+        state
+            .policy
+            .admit_fetched_page(&id, page.space_key.as_deref())?;
+        cx.touch([page.id.clone()]);
+        let last_editor = match &page.last_editor {
+            Some(u) if u.display_name.is_some() => Some(u.label()),
+            Some(u) => match u.id.as_deref() {
+                Some(account) => Some(
+                    confluence
+                        .display_name(&cx.trace, account)
+                        .await
+                        .unwrap_or_else(|| account.to_string()),
+                ),
+                None => None,
+            },
+            None => None,
+        };
+        let markdown = convert::storage_to_markdown(&page.storage);
+        let digest = page::build(
+            PageFacts {
+                id: page.id,
+                title: page.title,
+                space: page.space_key.or(page.space_id),
+                version: page.version,
+                last_editor,
+                last_edited: page.updated,
+                url: page.url,
+            },
+            &markdown,
+            max_words as usize,
+        );
+        let what = format!("Confluence page {}", digest.id);
+        let model = sampling::summarize(context, answers, request_state, &what, &digest).await?;
+        Ok(PageSummaryOut { digest, model })
+    }
+}

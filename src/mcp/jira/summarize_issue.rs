@@ -1,0 +1,129 @@
+//! `jira_summarize_issue`: a digest of one issue built locally (fields, the description trimmed
+//! to `max_words`, the latest comments, notable changes), plus a prose summary from the client's
+//! own model when the client offers MCP sampling.
+
+use std::sync::Arc;
+
+use rmcp::RoleServer;
+use rmcp::handler::server::tool::{Extension, InputResponses, RequestState, schema_for_output};
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResponse;
+use rmcp::service::RequestContext;
+use rmcp::{schemars, tool, tool_router};
+use serde::{Deserialize, Serialize};
+
+use super::issue_key;
+use crate::atlassian::jira::IssueInclude;
+use crate::mcp::args::{bounded, opt_u32};
+use crate::mcp::digest::issue::{self, COMMENT_LIMIT, IssueDigest};
+use crate::mcp::digest::{DEFAULT_MAX_WORDS, MAX_MAX_WORDS};
+use crate::mcp::render::Render;
+use crate::mcp::sampling::{self, ModelSummary};
+use crate::mcp::{BridgeServer, CallCx, ToolError};
+
+/// Arguments of `jira_summarize_issue`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SummarizeIssueArgs {
+    /// Issue key, e.g. `ENG-42`.
+    pub key: String,
+    /// Most words of the description to keep, 1–1000 (default 150); cut at a sentence
+    /// boundary. Fields, comments and changes do not count.
+    #[serde(default, deserialize_with = "opt_u32")]
+    pub max_words: Option<u32>,
+}
+
+/// Result of `jira_summarize_issue`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct IssueSummaryOut {
+    /// The digest, built locally from the issue (no model involved).
+    pub digest: IssueDigest,
+    /// The client's model's prose summary of the digest, when the client offers sampling.
+    #[serde(flatten)]
+    pub model: ModelSummary,
+}
+
+impl Render for IssueSummaryOut {
+    fn render(&self) -> String {
+        format!(
+            "Digest (built locally)\n{}{}",
+            self.digest.render(),
+            self.model.render()
+        )
+    }
+}
+
+#[tool_router(router = jira_summarize_issue_router, vis = "pub(crate)")]
+impl BridgeServer {
+    #[tool(
+        name = "jira_summarize_issue",
+        description = "Summarize one Jira issue: a digest built locally (status, people, dates, links, description trimmed to max_words, latest comments, status/assignee changes) and, when your client offers sampling, a short prose summary by your client's model.",
+        annotations(title = "Summarize a Jira issue", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<IssueSummaryOut>()
+    )]
+    async fn jira_summarize_issue(
+        &self,
+        Parameters(args): Parameters<SummarizeIssueArgs>,
+        Extension(cx): Extension<Arc<CallCx>>,
+        context: RequestContext<RoleServer>,
+        InputResponses(answers): InputResponses,
+        RequestState(state): RequestState,
+    ) -> CallToolResponse {
+        cx.finish(
+            self.summarize_issue_impl(&cx, &context, answers.as_ref(), state.as_deref(), args)
+                .await,
+        )
+    }
+}
+
+impl BridgeServer {
+    async fn summarize_issue_impl(
+        &self,
+        cx: &CallCx,
+        context: &RequestContext<RoleServer>,
+        answers: Option<&rmcp::model::InputResponses>,
+        request_state: Option<&str>,
+        args: SummarizeIssueArgs,
+    ) -> Result<IssueSummaryOut, ToolError> {
+        let state = self.state();
+        let key = issue_key(&args.key)?;
+        state.policy.admit_issue(&key)?;
+        let max_words = bounded(
+            args.max_words,
+            DEFAULT_MAX_WORDS,
+            MAX_MAX_WORDS,
+            "max_words",
+        )?;
+        let jira = state.api.jira();
+        let detail = jira
+            .issue(
+                &cx.trace,
+                &key,
+                IssueInclude {
+                    changelog: true,
+                    transitions: false,
+                },
+            )
+            .await
+            .map_err(ToolError::naming(&key))?;
+        // The key may have resolved to a moved issue: check the project it is in now, before
+        // anything else is fetched from it.
+        state
+            .policy
+            .admit_fetched_issue(&key, detail.issue.project_key.as_deref())?;
+        let comments = jira
+            .latest_comments(&cx.trace, &detail.issue.key, COMMENT_LIMIT)
+            .await?;
+        cx.touch([detail.issue.key.clone()]);
+        let digest = issue::build(
+            &detail,
+            &comments,
+            state.api.issue_url(&detail.issue.key),
+            max_words as usize,
+            |k| state.policy.admit_issue(k).is_ok(),
+        );
+        let what = format!("Jira issue {}", digest.key);
+        let model = sampling::summarize(context, answers, request_state, &what, &digest).await?;
+        Ok(IssueSummaryOut { digest, model })
+    }
+}
