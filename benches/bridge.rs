@@ -170,6 +170,39 @@ fn main() {
         .len();
     let structured20 = serde_json::to_vec(&r["result"]["structuredContent"]).map_or(0, |v| v.len());
 
+    // The sandbox's largest project two ways: one jira_summarize_search answer, and every issue
+    // through jira_search pages of 100 (what an agent without the summary would pull in).
+    let answer_bytes = |r: &Value| {
+        serde_json::to_vec(&r["result"]["content"]).map_or(0, |v| v.len())
+            + serde_json::to_vec(&r["result"]["structuredContent"]).map_or(0, |v| v.len())
+    };
+    let jql = "project = ENG";
+    let summary = b.call("jira_summarize_search", json!({"jql": jql}));
+    let summary_counted = summary["result"]["structuredContent"]["counted"]
+        .as_u64()
+        .unwrap_or(0);
+    let summary_bytes = answer_bytes(&summary);
+    let (mut pages, mut page_bytes, mut page_issues) = (0, 0, 0);
+    let mut token: Option<String> = None;
+    loop {
+        let mut args = json!({"jql": jql, "max_results": 100});
+        if let Some(t) = &token {
+            args["next_page_token"] = json!(t);
+        }
+        let r = b.call("jira_search", args);
+        pages += 1;
+        page_bytes += answer_bytes(&r);
+        page_issues += r["result"]["structuredContent"]["issues"]
+            .as_array()
+            .map_or(0, Vec::len);
+        token = r["result"]["structuredContent"]["next_page_token"]
+            .as_str()
+            .map(String::from);
+        if token.is_none() || pages > 100 {
+            break;
+        }
+    }
+
     // Per-call overhead for a 50-issue page: duration minus upstream time, from the audit record,
     // and client-observed round trip minus upstream time (adds stdio + JSON framing + audit write).
     let mut inside = Vec::new();
@@ -266,6 +299,9 @@ fn main() {
     );
     println!(
         "| text the model reads, 20-issue jira_search | {text20} bytes (structuredContent {structured20} bytes) |"
+    );
+    println!(
+        "| ENG ({summary_counted} issues): jira_summarize_search answer vs the same issues through jira_search (pages of 100) | {summary_bytes} bytes vs {page_bytes} bytes ({page_issues} issues, {pages} page(s)) |"
     );
     println!(
         "| RSS after start / after 1,000 more calls | {:.1} MB / {:.1} MB |",

@@ -536,3 +536,38 @@ async fn serve_sandbox_without_a_home_touches_no_real_home() {
         "nothing written into the person's home"
     );
 }
+
+#[test]
+fn completions_come_from_the_cli_definition() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef atlassian-mcp-bridge"),
+        ("fish", "complete -c atlassian-mcp-bridge"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = std::process::Command::new(crate::support::BIN)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script:.200}");
+        for command in ["serve", "doctor", "install", "audit", "sandbox"] {
+            assert!(script.contains(command), "{shell} lacks {command}");
+        }
+        // Positional values (the install clients): clap_complete's bash and zsh generators list
+        // them; its fish and PowerShell generators do not.
+        if matches!(shell, "bash" | "zsh") {
+            assert!(
+                script.contains("claude-desktop"),
+                "{shell} lacks the clients"
+            );
+        }
+    }
+    let out = std::process::Command::new(crate::support::BIN)
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bash"));
+}

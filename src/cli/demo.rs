@@ -103,7 +103,7 @@ pub async fn run() -> Result<ExitCode, CliError> {
     sb.shutdown().await;
     outcome?;
 
-    step(9, "Audit log");
+    step(10, "Audit log");
     say!("   {}", audit_path.display());
     let text = std::fs::read_to_string(&audit_path).context("cannot read the demo audit log")?;
     for line in text.lines() {
@@ -358,7 +358,16 @@ async fn tour(peer: &Peer<RoleClient>) -> Result<(), CliError> {
         show(&text_of(&r), 24);
     }
 
-    step(6, "jira_bulk_create_issues: meeting notes → three tickets");
+    step(6, "jira_summarize_search: what is going on in ENG?");
+    let r = expect_ok(
+        peer,
+        "jira_summarize_search",
+        json!({"jql": "project = ENG", "group_by": ["status", "assignee"]}),
+    )
+    .await?;
+    show(&text_of(&r), 16);
+
+    step(7, "jira_bulk_create_issues: meeting notes → three tickets");
     let notes = json!({"operation_id": "demo-notes-1", "issues": [
         {"project": "OPS", "issue_type": "Task", "summary": "Rotate the staging TLS certificates",
          "description": "From the ops sync:\n\n- expires **Friday**\n- owner: platform", "priority": "High"},
@@ -371,13 +380,13 @@ async fn tour(peer: &Peer<RoleClient>) -> Result<(), CliError> {
     show(&text_of(&r), 8);
 
     step(
-        7,
+        8,
         "the same operation_id again: its recorded result, nothing sent",
     );
     let r = expect_ok(peer, "jira_bulk_create_issues", notes).await?;
     show(&text_of(&r), 3);
 
-    step(8, "policy denial: jira_get_issue SEC-1");
+    step(9, "policy denial: jira_get_issue SEC-1");
     let r = call(peer, "jira_get_issue", json!({"key": "SEC-1"})).await?;
     if r.is_error != Some(true) {
         return Err(anyhow!("expected a policy denial for SEC-1, got a result").into());

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Drives the real binary with third-party MCP clients from public registries:
 #   - the official Python MCP SDK 2.x (pip), in both the initialize and 2026-07-28 lifecycles;
-#   - the MCP Inspector CLI (npm): tools/list and tools/call;
+#   - the MCP Inspector CLI (npm): tools/list, tools/call, resources and prompts;
 # and the OAuth client (login/status/logout) against oidc-provider 9 (npm) as the authorization server.
 # Installs them under target/peers/ (cached between runs). Each section prints "N passed, M failed".
 set -euo pipefail
@@ -47,6 +47,12 @@ out="$(run_inspector --method tools/call --tool-name jira_get_issue --tool-arg k
 check "inspector tools/call jira_get_issue" "$out" 'ENG-1'
 out="$(run_inspector --method tools/call --tool-name jira_search --tool-arg 'jql=project = OPS' --tool-arg max_results=3 2>&1 || true)"
 check "inspector tools/call jira_search" "$out" 'OPS-'
+out="$(run_inspector --method resources/templates/list 2>&1 || true)"
+check "inspector resources/templates/list" "$out" 'jira://issue/{key}'
+out="$(run_inspector --method resources/read --uri jira://issue/ENG-1 2>&1 || true)"
+check "inspector resources/read jira://issue/ENG-1" "$out" 'text/markdown'
+out="$(run_inspector --method prompts/get --prompt-name weekly_project_report --prompt-args project=ENG 2>&1 || true)"
+check "inspector prompts/get weekly_project_report" "$out" 'jira_summarize_search'
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
 

@@ -153,8 +153,6 @@ fn row(issue: Issue) -> IssueRow {
     }
 }
 
-/// Validates an issue key (or numeric id) and normalizes its case.
-
 #[tool_router(router = jira_search_router, vis = "pub(crate)")]
 impl BridgeServer {
     #[tool(
