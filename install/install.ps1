@@ -5,6 +5,8 @@
 #
 # Without a binary: builds one with `cargo build --release` when run from a checkout, else uses
 # the atlassian-mcp-bridge already on PATH. -Force replaces an entry that runs another binary.
+# ATLASSIAN_MCP_BRIDGE_HOME and ATLASSIAN_MCP_BRIDGE_CONFIG, when set, are written into the entry
+# (apps started from the Start menu do not see this session's variables).
 param(
     [Parameter(Mandatory = $true, Position = 0)]
     [ValidateSet('claude-desktop', 'claude-code', 'vscode', 'cursor')]

@@ -5,6 +5,8 @@
 #
 # Without a binary: builds one with `cargo build --release` when run from a checkout, else uses
 # the atlassian-mcp-bridge already on PATH. --force replaces an entry that runs another binary.
+# ATLASSIAN_MCP_BRIDGE_HOME and ATLASSIAN_MCP_BRIDGE_CONFIG, when set, are written into the entry
+# (apps started from the desktop do not see shell variables).
 set -eu
 
 name=atlassian-mcp-bridge

@@ -727,6 +727,7 @@ fn resolve_oauth(
                 "write:page:confluence",
                 "read:space:confluence",
                 "search:confluence",
+                "read:user:confluence",
                 "read:me",
                 "offline_access",
             ]

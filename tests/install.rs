@@ -1,7 +1,14 @@
 //! `install <client>` with the real binary against temp copies of each client's config file in a
 //! temp HOME: merges that leave everything else byte-for-byte, backups, idempotence, refusal
-//! and `--force`, `--print`, invalid files, missing files, Claude Code through a recording
-//! `claude` double, and `install/install.sh`.
+//! and `--force`, `--print`, invalid files, missing files, and `install/install.sh`. Claude Code
+//! through a recording `claude` double is in `claude_code`; closed pipes, duplicate keys, backups
+//! that never lose the original, symlinked binaries and the home/config variables in `safety`.
+
+/// Claude Code through `claude mcp get/add/remove` (a recording double) or `.mcp.json`.
+mod claude_code;
+/// `--print` into a closed pipe, duplicated keys, backups, symlinked binaries, and
+/// `ATLASSIAN_MCP_BRIDGE_HOME` / `ATLASSIAN_MCP_BRIDGE_CONFIG` carried into the entry.
+mod safety;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -75,8 +82,20 @@ impl Home {
         path: Option<&Path>,
         env: &[(&str, &Path)],
     ) -> (i32, String, String) {
+        self.run_as(BIN.as_ref(), args, path, env)
+    }
+
+    /// [`Home::run_with`] starting the binary as `program` (a symlink, or a bare name looked up
+    /// on `path`).
+    fn run_as(
+        &self,
+        program: &Path,
+        args: &[&str],
+        path: Option<&Path>,
+        env: &[(&str, &Path)],
+    ) -> (i32, String, String) {
         let empty = self.root.path().join("empty-bin");
-        let out = Command::new(BIN)
+        let out = Command::new(program)
             .args(args)
             .env_clear()
             .envs(env.iter().copied())
@@ -112,13 +131,10 @@ impl Home {
     }
 }
 
-/// The canonical path of the binary under test (what `install` writes).
+/// The binary under test as it is started (absolute): what `install` writes, symlinks and all.
 fn exe() -> String {
-    std::fs::canonicalize(BIN)
-        .expect("canonical binary path")
-        .to_str()
-        .expect("UTF-8 path")
-        .to_string()
+    assert!(Path::new(BIN).is_absolute(), "{BIN}");
+    BIN.to_string()
 }
 
 /// `template` with `"EXE"` replaced by the binary's path as a JSON string.
@@ -133,10 +149,24 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
-fn backup_of(path: &Path) -> PathBuf {
+/// `<path>` with `suffix` appended to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.file_name().expect("file name").to_os_string();
-    name.push(".bak");
+    name.push(suffix);
     path.with_file_name(name)
+}
+
+/// Where `install` keeps the file as it was before it first changed it.
+fn backup_of(path: &Path) -> PathBuf {
+    with_suffix(path, ".atlassian-mcp-bridge.bak")
+}
+
+/// The names of the files in `path`'s directory.
+fn dir_files(path: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(path.parent().expect("dir"))
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// Installs into `path` (already holding `original`), checks the exact result, the backup, the
@@ -155,18 +185,14 @@ fn check_merge(home: &Home, client: &str, path: &Path, original: &str, expected:
     assert!(stderr.contains(&path.display().to_string()), "{stderr}");
     assert!(stderr.contains("doctor"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-    let dir_files: BTreeSet<_> = std::fs::read_dir(path.parent().expect("dir"))
-        .expect("read dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
     let name = path
         .file_name()
         .expect("name")
         .to_string_lossy()
         .into_owned();
     assert_eq!(
-        dir_files,
-        BTreeSet::from([name.clone(), format!("{name}.bak")])
+        dir_files(path),
+        BTreeSet::from([name.clone(), format!("{name}.atlassian-mcp-bridge.bak")])
     );
 
     let (code, stdout, stderr) = home.run(&["install", client], None);
@@ -391,7 +417,7 @@ fn other_arguments_for_this_binary_count_as_a_conflict_too() {
 #[test]
 fn print_shows_each_clients_shape_and_writes_nothing() {
     let home = Home::new();
-    let bin = double_claude(&home);
+    let bin = claude_code::double_claude(&home);
     let before = home.files();
     let exe = exe();
     let cases = [
@@ -511,178 +537,6 @@ fn xdg_config_home_is_honoured_and_a_symlinked_file_stays_a_link_with_its_mode()
     );
 }
 
-/// A `claude` stand-in on a PATH of its own: logs each call to `<root>/calls` and keeps one
-/// server in `<root>/server`, answering `mcp get/add/remove` in Claude Code's report format.
-#[cfg(unix)]
-fn double_claude(home: &Home) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let bin = home.root.path().join("bin");
-    std::fs::create_dir_all(&bin).expect("mkdir");
-    let script = r#"#!/bin/sh
-printf '%s\n' "$*" >> "$CLAUDE_DOUBLE_DIR/calls"
-state=$CLAUDE_DOUBLE_DIR/server
-case "$1 $2" in
-"mcp get")
-    if [ -f "$state" ]; then cat "$state"; exit 0; fi
-    echo "No MCP server named \"$3\"." >&2
-    exit 1 ;;
-"mcp remove")
-    rm "$state" && echo "Removed MCP server" && exit 0
-    exit 1 ;;
-"mcp add")
-    shift 2
-    while [ "$1" != "--" ]; do name=$1; shift; done
-    shift
-    command=$1
-    shift
-    {
-        echo "$name:"
-        echo "  Scope: User config (available in all your projects)"
-        echo "  Status: ✓ Connected"
-        echo "  Type: stdio"
-        echo "  Command: $command"
-        echo "  Args: $*"
-        echo "  Environment:"
-        echo
-        echo "To remove this server, run: claude mcp remove \"$name\" -s user"
-    } > "$state"
-    echo "Added stdio MCP server $name to user config"
-    exit 0 ;;
-esac
-exit 2
-"#;
-    let path = bin.join("claude");
-    std::fs::write(&path, script).expect("write script");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    bin
-}
-
-#[cfg(not(unix))]
-fn double_claude(home: &Home) -> PathBuf {
-    home.root.path().join("empty-bin")
-}
-
-/// The `claude` double's calls so far.
-fn claude_calls(home: &Home) -> Vec<String> {
-    std::fs::read_to_string(home.root.path().join("calls"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-#[cfg(unix)]
-#[test]
-fn claude_code_uses_claude_mcp_add_at_user_scope_once() {
-    let home = Home::new();
-    let bin = double_claude(&home);
-    let path = std::env::join_paths([bin.clone(), PathBuf::from("/usr/bin"), "/bin".into()])
-        .expect("PATH");
-    let path = PathBuf::from(path);
-    let (code, stdout, stderr) = home.run(&["install", "claude-code"], Some(&path));
-    assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
-    let get = "mcp get atlassian-mcp-bridge".to_string();
-    let add = format!(
-        "mcp add --transport stdio --scope user atlassian-mcp-bridge -- {} serve",
-        exe()
-    );
-    assert_eq!(claude_calls(&home), vec![get.clone(), add.clone()]);
-    assert!(stderr.contains("--scope user"), "{stderr}");
-
-    let (code, stdout, stderr) = home.run(&["install", "claude-code"], Some(&path));
-    assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
-    assert!(stderr.contains("already installed"), "{stderr}");
-    assert_eq!(claude_calls(&home), vec![get.clone(), add, get]);
-    assert!(!home.project().join(".mcp.json").exists());
-}
-
-#[cfg(unix)]
-#[test]
-fn claude_code_refuses_another_binary_then_replaces_it_in_its_scope_with_force() {
-    let home = Home::new();
-    let bin = double_claude(&home);
-    let path = PathBuf::from(
-        std::env::join_paths([bin.clone(), PathBuf::from("/usr/bin"), "/bin".into()])
-            .expect("PATH"),
-    );
-    std::fs::write(
-        home.root.path().join("server"),
-        "atlassian-mcp-bridge:\n  Scope: Local config (private to you in this project)\n  \
-         Status: ✗ Failed to connect\n  Type: stdio\n  Command: /opt/old/atlassian-mcp-bridge\n  \
-         Args: serve\n  Environment:\n\nTo remove this server, run: claude mcp remove \
-         \"atlassian-mcp-bridge\" -s local\n",
-    )
-    .expect("seed");
-    let (code, _, stderr) = home.run(&["install", "claude-code"], Some(&path));
-    assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("/opt/old/atlassian-mcp-bridge"), "{stderr}");
-    assert!(
-        stderr.contains(&exe()) && stderr.contains("--force"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("(Local config"),
-        "names the scope: {stderr}"
-    );
-    assert_eq!(claude_calls(&home), vec!["mcp get atlassian-mcp-bridge"]);
-
-    let (code, stdout, stderr) = home.run(&["install", "claude-code", "--force"], Some(&path));
-    assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
-    assert_eq!(
-        claude_calls(&home),
-        vec![
-            "mcp get atlassian-mcp-bridge".to_string(),
-            "mcp get atlassian-mcp-bridge".to_string(),
-            "mcp remove --scope local atlassian-mcp-bridge".to_string(),
-            format!(
-                "mcp add --transport stdio --scope user atlassian-mcp-bridge -- {} serve",
-                exe()
-            ),
-        ]
-    );
-}
-
-#[test]
-fn claude_code_without_claude_merges_the_project_mcp_json() {
-    let home = Home::new();
-    let path = home.project().join(".mcp.json");
-    let original = r#"{
-  "mcpServers": {
-    "postgres": {
-      "type": "stdio",
-      "command": "npx",
-      "args": ["-y", "@modelcontextprotocol/server-postgres", "${DATABASE_URL}"]
-    }
-  }
-}
-"#;
-    let expected = with_exe(
-        r#"{
-  "mcpServers": {
-    "postgres": {
-      "type": "stdio",
-      "command": "npx",
-      "args": ["-y", "@modelcontextprotocol/server-postgres", "${DATABASE_URL}"]
-    },
-    "atlassian-mcp-bridge": {
-      "type": "stdio",
-      "command": "EXE",
-      "args": ["serve"]
-    }
-  }
-}
-"#,
-    );
-    home.put(&path, original);
-    let (code, stdout, stderr) = home.run(&["install", "claude-code"], None);
-    assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
-    assert!(stderr.contains("not on PATH"), "{stderr}");
-    assert!(stderr.contains("project"), "{stderr}");
-    assert_eq!(read(&path), expected);
-    assert_eq!(read(&backup_of(&path)), original);
-    assert!(!home.home().join(".claude.json").exists());
-}
-
 #[cfg(unix)]
 #[test]
 fn install_sh_copies_the_binary_to_local_bin_and_installs_that_copy() {
@@ -713,7 +567,6 @@ fn install_sh_copies_the_binary_to_local_bin_and_installs_that_copy() {
     );
     assert!(stderr.contains("not on PATH"), "{stderr}");
     let config: Value = serde_json::from_str(&read(&home.cursor())).expect("JSON");
-    let copy = std::fs::canonicalize(&copy).expect("canonical");
     assert_eq!(
         config["mcpServers"]["atlassian-mcp-bridge"],
         json!({"command": copy.to_str().expect("UTF-8"), "args": ["serve"]})

@@ -571,3 +571,66 @@ fn completions_come_from_the_cli_definition() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bash"));
 }
+
+/// `completions zsh | head -1` and the like: writing into a pipe nobody reads is not a crash.
+#[test]
+fn output_into_a_closed_pipe_is_not_a_crash() {
+    for args in [&["completions", "zsh"][..], &["completions", "bash"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(crate::support::BIN)
+            .args(args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_still_removes_the_sandbox_home() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(crate::support::BIN)
+        .args(["serve", "--sandbox"])
+        .env_remove("ATLASSIAN_MCP_BRIDGE_HOME")
+        .env_remove("ATLASSIAN_MCP_BRIDGE_CONFIG")
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Initialize, so the server is serving (and listening for signals), then ask it to stop.
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut answer)
+        .await
+        .unwrap();
+    assert!(answer.contains("serverInfo"), "{answer}");
+    assert!(!tree(tmp.path()).is_empty(), "the server made its home");
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        tree(tmp.path()),
+        Vec::<String>::new(),
+        "temporary home removed"
+    );
+}

@@ -100,14 +100,30 @@ async fn templates_reads_and_audit_on_both_flavors() {
         assert!(message.contains("jira://issue/{key}"), "{message}");
         let (code, message) = read(&client, "jira://issue/not a key").await.unwrap_err();
         assert_eq!(code, ErrorCode::INVALID_PARAMS, "{message}");
+        // A key that echoes back into the error (and the audit record) is cut short.
+        let long = format!("jira://issue/{}", "x".repeat(5000));
+        let (code, message) = read(&client, &long).await.unwrap_err();
+        assert_eq!(code, ErrorCode::INVALID_PARAMS);
+        assert!(message.len() < 200, "{}", message.len());
+        // Atlassian refusing an id it cannot parse is the caller's to fix, not an internal error.
+        let (code, message) = read(&client, &format!("confluence://page/{}", "9".repeat(40)))
+            .await
+            .unwrap_err();
+        // Cloud refuses an id past int64 (400); Data Center just does not find it.
+        let expected = match flavor {
+            Flavor::Cloud => ErrorCode::INVALID_PARAMS,
+            Flavor::DataCenter => ErrorCode(-32002),
+        };
+        assert_eq!(code, expected, "{flavor:?}: {message}");
 
         client.cancel().await.ok();
         let reads = records(&env, "resource_read");
         assert_eq!(
             reads.len(),
-            5,
+            7,
             "{flavor:?}: one record per read: {reads:#?}"
         );
+        assert!(reads[5]["error"].as_str().unwrap().len() < 200);
         assert_eq!(reads[0]["args"]["uri"], "jira://issue/ENG-1");
         assert_eq!(reads[0]["outcome"], "ok");
         assert_eq!(reads[0]["touched"], json!(["ENG-1"]));
@@ -223,6 +239,18 @@ async fn denied_tools_hide_their_resources_and_prompts() {
     assert!(client.list_all_resources().await.expect("list").is_empty());
     let (code, _) = read(&client, "jira://issue/ENG-1").await.unwrap_err();
     assert_eq!(code, ErrorCode::INVALID_PARAMS);
+    // Completing an argument of a hidden template or prompt is refused like the tool behind it.
+    let hidden = client
+        .complete_resource_simple("jira://issue/{key}", "key", "ENG")
+        .await;
+    assert!(
+        matches!(&hidden, Err(rmcp::ServiceError::McpError(e)) if e.code == ErrorCode::INVALID_PARAMS),
+        "{hidden:?}"
+    );
+    let hidden = client
+        .complete_prompt_simple("draft_issues_from_notes", "project", "E")
+        .await;
+    assert!(hidden.is_err(), "{hidden:?}");
     let names: Vec<String> = client
         .list_all_prompts()
         .await
@@ -291,14 +319,40 @@ async fn completion_follows_what_is_typed() {
         .await
         .expect("complete");
     assert!(nothing.is_empty());
+    let huge = client
+        .complete_resource_simple("jira://issue/{key}", "key", "E".repeat(5000))
+        .await
+        .expect("complete");
+    assert!(huge.is_empty(), "nothing that long becomes a query");
+    for (what, result) in [
+        (
+            "unknown prompt",
+            client
+                .complete_prompt_simple("no_such_prompt", "project", "E")
+                .await,
+        ),
+        (
+            "unknown template",
+            client
+                .complete_resource_simple("jira://project/{key}", "key", "E")
+                .await,
+        ),
+    ] {
+        match result {
+            Err(rmcp::ServiceError::McpError(e)) => {
+                assert_eq!(e.code, ErrorCode::INVALID_PARAMS, "{what}: {e:?}")
+            }
+            other => panic!("{what}: expected an error, got {other:?}"),
+        }
+    }
     client.cancel().await.ok();
     let records = records(&env, "completion");
-    assert_eq!(
-        records.len(),
-        5,
-        "unknown arguments ask nothing: {records:#?}"
-    );
+    // Five completions that asked Atlassian, then the two refused references (audited as
+    // errors); unknown arguments and overlong values ask nothing and leave no record.
+    assert_eq!(records.len(), 7, "{records:#?}");
     assert_eq!(records[0]["args"]["value"], "eng-1");
+    assert_eq!(records[5]["outcome"], "error");
+    assert!(records[5]["upstream"].as_array().unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -422,8 +422,82 @@ async fn max_words_trims_the_description_at_sentence_boundaries() {
                 json!({"key": key, "max_words": bad}),
             )
             .await);
-            assert!(e.contains("max_words"), "{e}");
+            assert!(e.contains("max_words") && e.contains("1–1000"), "{e}");
+            assert!(!e.contains("page"), "max_words is not paged: {e}");
         }
+
+        // A description that opens with a heading (ENG-1, "## Overview"): a small budget shows
+        // the opening words of its text, never the heading alone.
+        let issue = ok(&call(&client, "jira_get_issue", json!({"key": "ENG-1"})).await);
+        let full = ok(&call(
+            &client,
+            "jira_summarize_issue",
+            json!({"key": "ENG-1", "max_words": 1000}),
+        )
+        .await);
+        let full_text = full["digest"]["description"]["text"].as_str().unwrap();
+        let mut lines = full_text.lines();
+        let (heading, body) = (lines.next().unwrap(), lines.next().unwrap());
+        assert!(
+            issue["description"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("## {heading}\n")),
+            "{flavor:?}: ENG-1 opens with a heading: {}",
+            issue["description"]
+        );
+        let mut max = 1;
+        let sentence = loop {
+            let out = ok(&call(
+                &client,
+                "jira_summarize_issue",
+                json!({"key": "ENG-1", "max_words": max}),
+            )
+            .await);
+            let d = &out["digest"]["description"];
+            let shown = d["text"].as_str().unwrap().to_string();
+            assert_eq!(
+                d["words"],
+                json!(words(&shown)),
+                "{flavor:?} {max}: {shown}"
+            );
+            assert!(words(&shown) <= max, "{flavor:?} {max}: {shown}");
+            assert_eq!(d["trimmed"], true);
+            assert!(
+                !shown.starts_with(heading),
+                "{flavor:?} {max}: the heading alone or first: {shown}"
+            );
+            match shown.strip_suffix('…') {
+                // The first sentence does not fit: its first `max` words, cut and marked.
+                Some(cut) => {
+                    assert_eq!(words(cut), max, "{flavor:?}: {shown}");
+                    assert!(body.starts_with(cut), "{flavor:?} {max}: {shown}");
+                }
+                // It fits, whole, and its heading does not fit with it.
+                None => {
+                    assert!(body.starts_with(&shown) && shown.ends_with('.'), "{shown}");
+                    break shown;
+                }
+            }
+            max += 1;
+            assert!(max < 100, "{flavor:?}: no whole sentence");
+        };
+        assert!(
+            max > 5,
+            "{flavor:?}: budgets 1, 2 and 5 were cut ({sentence})"
+        );
+        // One word more and the heading comes back with its text.
+        let out = ok(&call(
+            &client,
+            "jira_summarize_issue",
+            json!({"key": "ENG-1", "max_words": max + words(heading)}),
+        )
+        .await);
+        assert_eq!(
+            out["digest"]["description"]["text"],
+            format!("{heading}\n{sentence}"),
+            "{flavor:?}"
+        );
         client.cancel().await.ok();
     }
 }
@@ -756,6 +830,113 @@ async fn stateless_clients_are_asked_through_input_required() {
     );
 }
 
+/// Round one of a stateless call (input-required): the sampling request and the state.
+async fn ask_once(
+    client: &RunningService<RoleClient, Sampler>,
+    ask: &CallToolRequestParams,
+) -> (String, CreateMessageRequestParams, String) {
+    let first = client.call_tool_once(ask.clone()).await.unwrap();
+    let CallToolResponse::InputRequired(asked) = first else {
+        panic!("expected input_required, got {first:?}");
+    };
+    let (key, request) = asked
+        .input_requests
+        .expect("input requests")
+        .into_iter()
+        .next()
+        .unwrap();
+    let InputRequest::CreateMessage(request) = request else {
+        panic!("expected a sampling request");
+    };
+    (key, request.params, asked.request_state.expect("a state"))
+}
+
+/// Round two: `ask` again with `answer` under `key`, and `state` if given.
+async fn retry(
+    client: &RunningService<RoleClient, Sampler>,
+    ask: &CallToolRequestParams,
+    key: &str,
+    answer: &Value,
+    state: Option<&str>,
+) -> Value {
+    let mut again = ask.clone();
+    again.request_state = state.map(str::to_string);
+    again.input_responses = Some([(key.to_string(), answer.clone())].into());
+    match client.call_tool_once(again).await.unwrap() {
+        CallToolResponse::Complete(r) => ok(&r),
+        other => panic!("expected a complete result, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_is_used_only_for_the_request_it_was_asked_for() {
+    let env = Env::new(Flavor::Cloud, "").await;
+    let client = connect(&env, Sampler::new(true, Answer::Summarize), true).await;
+    let page = |id: &str| params("confluence_summarize_page", json!({"page_id": id}));
+    let (key, p, state) = ask_once(&client, &page("100101")).await;
+    assert_eq!(sent_digest(&p)["id"], "100101");
+    let answer = serde_json::to_value(CreateMessageResult::new(
+        SamplingMessage::assistant_text(model_answer(&p)),
+        "test-model-7".into(),
+    ))
+    .unwrap();
+    let dropped = |out: &Value, case: &str| {
+        assert!(out["model_summary"].is_null(), "{case}: {out}");
+        assert!(out.get("model_summary_by").is_none(), "{case}: {out}");
+        let note = out["model_summary_note"].as_str().unwrap_or_default();
+        assert!(
+            note.contains("did not belong to this request"),
+            "{case}: {note}"
+        );
+    };
+
+    // Page 100101's answer and state, sent with a call for page 100102.
+    let out = retry(&client, &page("100102"), &key, &answer, Some(&state)).await;
+    assert_eq!(out["digest"]["id"], "100102");
+    dropped(&out, "another page");
+    // The answer without any state.
+    let out = retry(&client, &page("100101"), &key, &answer, None).await;
+    assert_eq!(out["digest"]["id"], "100101");
+    dropped(&out, "no state");
+    // The answer and state, sent to the other summarize tool.
+    let issue = params("jira_summarize_issue", json!({"key": "ENG-1"}));
+    let out = retry(&client, &issue, &key, &answer, Some(&state)).await;
+    assert_eq!(out["digest"]["key"], "ENG-1");
+    dropped(&out, "another tool");
+    // The state does not carry the answer's content, and the right retry still uses it.
+    assert!(!state.contains("Architecture"), "{state}");
+    let out = retry(&client, &page("100101"), &key, &answer, Some(&state)).await;
+    assert_eq!(out["model_summary"], model_answer(&p));
+    assert!(out.get("model_summary_note").is_none(), "{out}");
+
+    // The same item, changed between the rounds: the answer is used, with a caveat.
+    let eng2 = params("jira_summarize_issue", json!({"key": "ENG-2"}));
+    let (key, p, state) = ask_once(&client, &eng2).await;
+    let answer = serde_json::to_value(CreateMessageResult::new(
+        SamplingMessage::assistant_text(model_answer(&p)),
+        "test-model-7".into(),
+    ))
+    .unwrap();
+    let comment = params(
+        "jira_add_comment",
+        json!({"key": "ENG-2", "body": "Added while the model was reading."}),
+    );
+    let CallToolResponse::Complete(r) = client.call_tool_once(comment).await.unwrap() else {
+        panic!("expected the comment to be added");
+    };
+    ok(&r);
+    let out = retry(&client, &eng2, &key, &answer, Some(&state)).await;
+    assert_eq!(out["model_summary"], model_answer(&p));
+    assert!(
+        out["model_summary_note"]
+            .as_str()
+            .unwrap()
+            .contains("changed"),
+        "{out}"
+    );
+    client.cancel().await.ok();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_confines_both_tools_before_any_model_sees_data() {
     for flavor in FLAVORS {
@@ -796,5 +977,43 @@ async fn policy_confines_both_tools_before_any_model_sees_data() {
             [json!("denied"), json!("denied"), json!("ok"), json!("ok")],
             "{flavor:?}"
         );
+    }
+}
+
+/// Under OAuth the last editor's name needs `read:user:confluence` (v2 `users-bulk`): with the
+/// default scopes the name is shown; without that scope the page still summarizes, with the
+/// account id instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_editor_name_follows_the_granted_scope() {
+    let defaults = None;
+    let without: &[&str] = &[
+        "read:jira-work",
+        "read:jira-user",
+        "read:page:confluence",
+        "read:space:confluence",
+        "search:confluence",
+        "read:me",
+        "offline_access",
+    ];
+    for (scopes, expected) in [
+        (defaults, "Alex Rivera"),
+        (Some(without), "61d5f0c2a8b4e3001d7c9a02"),
+    ] {
+        let env = Env::new(Flavor::Cloud, "").await;
+        std::fs::write(
+            env.home.path().join("config.toml"),
+            crate::support::oauth_config(&env.sandbox, scopes),
+        )
+        .unwrap();
+        env.login().await;
+        let client = env.client().await;
+        let r = call(
+            &client,
+            "confluence_summarize_page",
+            json!({"page_id": "100101"}),
+        )
+        .await;
+        assert_eq!(ok(&r)["digest"]["last_editor"], expected, "{scopes:?}");
+        client.cancel().await.ok();
     }
 }

@@ -163,6 +163,7 @@ fn sandbox_oauth(base: &str) -> Result<OAuthSettings, CliError> {
             "write:page:confluence",
             "read:space:confluence",
             "search:confluence",
+            "read:user:confluence",
             "read:me",
             "offline_access",
         ]

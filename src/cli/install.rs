@@ -2,16 +2,22 @@
 //!
 //! Each client reads one JSON (or JSONC) file; `install` adds or updates only the
 //! `atlassian-mcp-bridge` entry in it and leaves every other byte (other servers, keys, comments,
-//! trailing commas, indentation, line endings) as it was, after keeping the previous file as
-//! `<name>.bak`. Claude Code is configured through its own `claude mcp add` when `claude` is on
-//! `PATH`. [`config_path`] and [`bridge_entries`] let `doctor` read what is configured.
+//! trailing commas, indentation, line endings) as it was. The file as it was before install
+//! first changed it is kept as `<name>.atlassian-mcp-bridge.bak` (never replaced), the one before
+//! the latest change as `<name>.atlassian-mcp-bridge.prev.bak`. Claude Code is configured through
+//! its own `claude mcp add` when `claude` is on `PATH`. [`config_path`] and [`bridge_entries`]
+//! let `doctor` read what is configured.
 
 mod claude_code;
 mod document;
+mod duplicates;
+mod error;
+mod launch;
 mod paths;
 mod save;
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -19,14 +25,13 @@ use anyhow::anyhow;
 use serde::Serialize;
 
 use self::document::{Document, Existing, Syntax, Wanted};
+use self::launch::{Launch, describe};
+use self::save::Kept;
 use super::CliError;
 
 /// The server name written into every client's file (VS Code included: hyphens are valid there,
 /// and one name everywhere is what `--force`, `doctor` and the docs refer to).
 pub const ENTRY_NAME: &str = "atlassian-mcp-bridge";
-
-/// The arguments every entry passes to this binary.
-const SERVE_ARGS: &[&str] = &["serve"];
 
 /// The AI desktops `install` knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -176,16 +181,27 @@ fn launches_bridge(command: &str) -> bool {
 }
 
 /// Runs `install`: prints the entry (`--print`) or writes it into the client's configuration.
-pub fn run(client: Client, print: bool, force: bool) -> Result<ExitCode, CliError> {
-    let exe = this_binary()?;
+/// `config` is the global `--config` flag; without it `ATLASSIAN_MCP_BRIDGE_CONFIG` is used.
+/// Either makes the entry pass `--config <abs path>`, and `ATLASSIAN_MCP_BRIDGE_HOME` goes into
+/// its `env`, because a desktop app started outside this shell would not see them.
+pub fn run_with(
+    client: Client,
+    print: bool,
+    force: bool,
+    config: Option<&Path>,
+) -> Result<ExitCode, CliError> {
+    let launch = Launch::resolve(config)?;
     if print {
-        println!("{}", printed(client, &exe)?);
-        return Ok(ExitCode::SUCCESS);
+        let added = launch.additions();
+        if !added.is_empty() {
+            eprintln!("{}", added.trim_end_matches("; "));
+        }
+        return print_stdout(&printed(client, &launch)?);
     }
     if client == Client::ClaudeCode
         && let Some(claude) = claude_code::find_claude()
     {
-        return claude_code::install_with_cli(&claude, &exe, force);
+        return claude_code::install_with_cli(&claude, &launch, force);
     }
     let (path, note) = match client {
         Client::ClaudeCode => {
@@ -210,7 +226,7 @@ pub fn run(client: Client, print: bool, force: bool) -> Result<ExitCode, CliErro
             (path, String::new())
         }
     };
-    let outcome = write_entry(client, &path, &exe, force)?;
+    let outcome = write_entry(client, &path, &launch, force)?;
     let linux_note = if client == Client::ClaudeDesktop && paths::is_linux() {
         " (Claude Desktop has no official Linux build; this is the file unofficial builds read)"
     } else {
@@ -218,17 +234,25 @@ pub fn run(client: Client, print: bool, force: bool) -> Result<ExitCode, CliErro
     };
     match outcome {
         Written::Already => eprintln!(
-            "{ENTRY_NAME} is already installed in {} (runs {exe} serve); nothing changed",
-            path.display()
+            "{ENTRY_NAME} is already installed in {} (runs {}); nothing changed",
+            path.display(),
+            launch.describe()
         ),
-        Written::Changed { backup, verb } => {
-            let kept = match backup {
-                Some(b) => format!(" (previous file kept as {})", b.display()),
-                None => String::new(),
+        Written::Changed { kept, verb } => {
+            let kept = match kept {
+                Kept::Nothing => String::new(),
+                Kept::First(first) => format!(" (previous file kept as {})", first.display()),
+                Kept::Previous { previous, first } => format!(
+                    " (previous file kept as {}; the file from before the first install stays \
+                     in {})",
+                    previous.display(),
+                    first.display()
+                ),
             };
             eprintln!(
-                "{verb} {}{kept}{linux_note}; {note}restart {}, then run `{ENTRY_NAME} doctor`",
+                "{verb} {}{kept}{linux_note}; {}{note}restart {}, then run `{ENTRY_NAME} doctor`",
                 path.display(),
+                launch.additions(),
                 client.label()
             );
         }
@@ -236,21 +260,37 @@ pub fn run(client: Client, print: bool, force: bool) -> Result<ExitCode, CliErro
     Ok(ExitCode::SUCCESS)
 }
 
+/// Writes `text` and a newline to stdout in one go. A reader that went away (`| head`, a closed
+/// pipe) is not a failure: there is nobody left to tell, so this exits 0 instead of panicking
+/// the way `println!` does.
+fn print_stdout(text: &str) -> Result<ExitCode, CliError> {
+    let mut out = std::io::stdout().lock();
+    let line = format!("{text}\n");
+    match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(CliError::Runtime(anyhow!("cannot write to stdout: {e}"))),
+    }
+}
+
 /// What [`write_entry`] did.
 enum Written {
-    /// The entry was already there, pointing at this binary: nothing was written.
+    /// The entry was already there, as wanted: nothing was written.
     Already,
-    /// The file was written; `backup` is where the previous one was kept, if there was one.
-    Changed {
-        backup: Option<PathBuf>,
-        verb: &'static str,
-    },
+    /// The file was written; `kept` says where the previous one went.
+    Changed { kept: Kept, verb: &'static str },
 }
 
 /// Adds or (with `force`) updates our entry in `path`, refusing an entry that runs another
-/// binary and any file that does not parse. Nothing is written before every check has passed.
-fn write_entry(client: Client, path: &Path, exe: &str, force: bool) -> Result<Written, CliError> {
-    let runtime = |e: document::DocError| {
+/// binary (or this one differently), any file that does not parse, and duplicated keys on our
+/// path. Nothing is written before every check has passed.
+fn write_entry(
+    client: Client,
+    path: &Path,
+    launch: &Launch,
+    force: bool,
+) -> Result<Written, CliError> {
+    let runtime = |e: error::DocError| {
         if e.is_content() {
             CliError::Runtime(anyhow!(
                 "{e}; fix it (or move it aside) and rerun; nothing was changed"
@@ -262,8 +302,9 @@ fn write_entry(client: Client, path: &Path, exe: &str, force: bool) -> Result<Wr
     let doc = Document::load(path, client.syntax()).map_err(runtime)?;
     let wanted = Wanted {
         name: ENTRY_NAME,
-        command: exe,
-        args: SERVE_ARGS,
+        command: &launch.command,
+        args: &launch.args,
+        env: &launch.env,
         typed: client.typed(),
     };
     let verb = match doc
@@ -271,64 +312,49 @@ fn write_entry(client: Client, path: &Path, exe: &str, force: bool) -> Result<Wr
         .map_err(runtime)?
     {
         Existing::Same => return Ok(Written::Already),
-        Existing::Different { command, args } if !force => {
+        Existing::Different { command, args, env } if !force => {
             return Err(CliError::Runtime(anyhow!(
-                "{} already has an `{ENTRY_NAME}` entry that runs {}; this binary is {exe}; \
-                 rerun with --force to point it at this binary",
+                "{} already has an `{ENTRY_NAME}` entry that runs {}; this install would run \
+                 {}; rerun with --force to point it at this binary",
                 path.display(),
-                describe(command.as_deref(), &args)
+                describe(command.as_deref(), &args, &env),
+                launch.describe()
             )));
         }
         Existing::Different { .. } => "pointed the `atlassian-mcp-bridge` entry at this binary in",
         Existing::Absent => "added `atlassian-mcp-bridge` to",
     };
-    let backup = doc
+    let kept = doc
         .put(client.servers_key(), &wanted)
         .and_then(|edited| edited.save())
         .map_err(runtime)?;
-    Ok(Written::Changed { backup, verb })
-}
-
-/// `command args…` for messages, or a note when the entry has no command.
-fn describe(command: Option<&str>, args: &[String]) -> String {
-    match command {
-        Some(c) if args.is_empty() => c.to_string(),
-        Some(c) => format!("{c} {}", args.join(" ")),
-        None => "no command".to_string(),
-    }
+    Ok(Written::Changed { kept, verb })
 }
 
 /// The JSON document `--print` shows: the shape `client` reads, holding only our entry.
-fn printed(client: Client, exe: &str) -> Result<String, CliError> {
+fn printed(client: Client, launch: &Launch) -> Result<String, CliError> {
     #[derive(Serialize)]
     struct Entry<'a> {
         #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
         kind: Option<&'a str>,
         command: &'a str,
-        args: &'a [&'a str],
+        args: &'a [String],
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        env: BTreeMap<&'a str, &'a str>,
     }
     let entry = Entry {
         kind: client.typed().then_some("stdio"),
-        command: exe,
-        args: SERVE_ARGS,
+        command: &launch.command,
+        args: &launch.args,
+        env: launch
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
     };
     let doc = BTreeMap::from([(client.servers_key(), BTreeMap::from([(ENTRY_NAME, entry)]))]);
     serde_json::to_string_pretty(&doc)
         .map_err(|e| CliError::Runtime(anyhow!("cannot render the entry: {e}")))
-}
-
-/// This binary's absolute, canonical path as text (what clients launch).
-fn this_binary() -> Result<String, CliError> {
-    let exe = std::env::current_exe()
-        .and_then(std::fs::canonicalize)
-        .map_err(|e| CliError::Runtime(anyhow!("cannot find this binary's path: {e}")))?;
-    let text = exe.to_str().ok_or_else(|| {
-        CliError::Runtime(anyhow!(
-            "this binary's path is not valid UTF-8 ({}); move it to a plain path and rerun",
-            exe.display()
-        ))
-    })?;
-    Ok(paths::without_verbatim_prefix(text).to_string())
 }
 
 #[cfg(test)]
@@ -404,19 +430,33 @@ mod tests {
 
     #[test]
     fn printed_shapes_follow_each_client() {
+        let plain = Launch::new("/x/b".into(), None, Vec::new());
         let vscode: serde_json::Value =
-            serde_json::from_str(&printed(Client::Vscode, "/x/b").unwrap()).unwrap();
+            serde_json::from_str(&printed(Client::Vscode, &plain).unwrap()).unwrap();
         assert_eq!(
             vscode,
             serde_json::json!({"servers": {"atlassian-mcp-bridge":
                 {"type": "stdio", "command": "/x/b", "args": ["serve"]}}})
         );
         let desktop: serde_json::Value =
-            serde_json::from_str(&printed(Client::ClaudeDesktop, "/x/b").unwrap()).unwrap();
+            serde_json::from_str(&printed(Client::ClaudeDesktop, &plain).unwrap()).unwrap();
         assert_eq!(
             desktop,
             serde_json::json!({"mcpServers": {"atlassian-mcp-bridge":
                 {"command": "/x/b", "args": ["serve"]}}})
+        );
+        let full = Launch::new(
+            "/x/b".into(),
+            Some("/c.toml".into()),
+            vec![("ATLASSIAN_MCP_BRIDGE_HOME".into(), "/h".into())],
+        );
+        let cursor: serde_json::Value =
+            serde_json::from_str(&printed(Client::Cursor, &full).unwrap()).unwrap();
+        assert_eq!(
+            cursor,
+            serde_json::json!({"mcpServers": {"atlassian-mcp-bridge":
+                {"command": "/x/b", "args": ["--config", "/c.toml", "serve"],
+                 "env": {"ATLASSIAN_MCP_BRIDGE_HOME": "/h"}}}})
         );
     }
 }

@@ -181,16 +181,12 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             client,
             print,
             force,
-        } => install::run(client, print, force),
+        } => install::run_with(client, print, force, config.as_deref()),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(
-                shell,
-                &mut command,
-                "atlassian-mcp-bridge",
-                &mut std::io::stdout(),
-            );
-            Ok(ExitCode::SUCCESS)
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "atlassian-mcp-bridge", &mut script);
+            write_stdout(&script)
         }
     }
 }
@@ -239,6 +235,19 @@ impl SandboxHome {
             settings,
             _temp: Some(temp),
         })
+    }
+}
+
+/// Writes command output to stdout; a reader that went away (`… | head`) is not a failure.
+fn write_stdout(bytes: &[u8]) -> Result<ExitCode, CliError> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(CliError::Runtime(anyhow::anyhow!(
+            "cannot write to stdout: {e}"
+        ))),
     }
 }
 

@@ -157,6 +157,7 @@ pub async fn run(settings: Settings, use_sandbox: bool) -> Result<ExitCode, CliE
     let quit = tokio::select! {
         r = service.waiting() => r.map(|q| format!("{q:?}")).map_err(|e| anyhow::anyhow!("{e}")),
         _ = tokio::signal::ctrl_c() => Ok("interrupted".to_string()),
+        _ = terminated() => Ok("terminated".to_string()),
     };
     if let Some(sb) = sandbox_handle {
         sb.shutdown().await;
@@ -168,4 +169,21 @@ pub async fn run(settings: Settings, use_sandbox: bool) -> Result<ExitCode, CliE
         }
         Err(e) => Err(CliError::Runtime(e)),
     }
+}
+
+/// Resolves when the process is asked to stop (SIGTERM on Unix; never elsewhere), so that the
+/// sandbox's temporary home is still removed when a client stops the server that way.
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await
 }

@@ -25,22 +25,51 @@ pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error>
     }
 }
 
-/// Checks an optional count against its bounds; `None` gives the default.
+/// Checks an optional count against its bounds; `None` gives the default. Out of range, the
+/// message states the allowed range and the default, and nothing else: right for any count
+/// (`max_words`, `comment_limit` …). A page size that can be paged past uses
+/// [`bounded_paged`] instead, whose message also says how to get more.
 pub fn bounded(
     value: Option<u32>,
     default: u32,
     max: u32,
     name: &str,
 ) -> Result<u32, super::ToolError> {
+    check(value, default, max, name, None)
+}
+
+/// [`bounded`] for a page size (`max_results`, `limit`): out of range, the message adds
+/// `more`, how to see more than one page holds, e.g. "pass the returned next_cursor as
+/// cursor".
+pub fn bounded_paged(
+    value: Option<u32>,
+    default: u32,
+    max: u32,
+    name: &str,
+    more: &str,
+) -> Result<u32, super::ToolError> {
+    check(value, default, max, name, Some(more))
+}
+
+fn check(
+    value: Option<u32>,
+    default: u32,
+    max: u32,
+    name: &str,
+    more: Option<&str>,
+) -> Result<u32, super::ToolError> {
     match value {
         None => Ok(default),
-        Some(0) => Err(super::ToolError::Invalid(format!(
-            "{name} must be at least 1 (default {default}, max {max})"
-        ))),
-        Some(v) if v > max => Err(super::ToolError::Invalid(format!(
-            "{name} must be at most {max} (got {v}); page with the returned token instead"
-        ))),
-        Some(v) => Ok(v),
+        Some(v) if (1..=max).contains(&v) => Ok(v),
+        Some(v) => {
+            let hint = match more {
+                Some(more) if v > max => format!("; for more, {more}"),
+                _ => String::new(),
+            };
+            Err(super::ToolError::Invalid(format!(
+                "{name} must be 1–{max} (got {v}; default {default}){hint}"
+            )))
+        }
     }
 }
 
@@ -78,10 +107,41 @@ mod tests {
         assert!(p(r#"{"n":99999999999}"#).is_err());
     }
 
+    fn message(r: Result<u32, crate::mcp::ToolError>) -> String {
+        match r {
+            Err(crate::mcp::ToolError::Invalid(m)) => m,
+            other => panic!("expected an invalid-argument error, got {other:?}"),
+        }
+    }
+
     #[test]
     fn bounds() {
         assert_eq!(bounded(None, 20, 100, "max_results").unwrap(), 20);
+        assert_eq!(bounded(Some(100), 20, 100, "max_results").unwrap(), 100);
         assert!(bounded(Some(0), 20, 100, "max_results").is_err());
         assert!(bounded(Some(101), 20, 100, "max_results").is_err());
+        assert_eq!(bounded_paged(Some(1), 10, 50, "limit", "page").unwrap(), 1);
+    }
+
+    #[test]
+    fn only_page_sizes_speak_of_paging() {
+        // A count that is not a page size: the range and the default, no paging advice.
+        for bad in [0, 1001] {
+            let m = message(bounded(Some(bad), 150, 1000, "max_words"));
+            assert_eq!(
+                m,
+                format!("max_words must be 1–1000 (got {bad}; default 150)")
+            );
+        }
+        // A page size: how to get more when asked for too many at once.
+        let more = "pass the returned next_cursor as cursor";
+        let m = message(bounded_paged(Some(51), 10, 50, "limit", more));
+        assert_eq!(
+            m,
+            format!("limit must be 1–50 (got 51; default 10); for more, {more}")
+        );
+        // Zero is not a request for more.
+        let m = message(bounded_paged(Some(0), 10, 50, "limit", more));
+        assert!(!m.contains("for more"), "{m}");
     }
 }

@@ -297,6 +297,11 @@ impl BridgeServer {
         result.map_err(|e| match e {
             ToolError::NotFound(m) => McpError::resource_not_found(m, None),
             ToolError::Invalid(m) | ToolError::Denied(m) => McpError::invalid_params(m, None),
+            // Atlassian refusing what was asked for (a 400: an id it cannot parse) is the
+            // caller's to fix, like invalid arguments.
+            ToolError::Api(a) if a.status() == Some(400) => {
+                McpError::invalid_params(a.user_message(), None)
+            }
             other => McpError::internal_error(other.message(), None),
         })
     }

@@ -15,6 +15,8 @@ use super::{BridgeServer, CallCx, ToolError};
 
 /// At most this many values go back (the MCP limit is 100; a person reads a short list).
 const MAX_VALUES: usize = 20;
+/// Longer typed values complete to nothing.
+const MAX_TYPED: usize = 200;
 /// How many candidates are fetched to filter from.
 const FETCH: u32 = 50;
 
@@ -42,12 +44,17 @@ pub fn kind_of(reference: &Reference, argument: &str) -> Option<Kind> {
         Reference::Resource(r) if r.uri == format!("{PAGE_PREFIX}{{id}}") && argument == "id" => {
             Some(Kind::PageId)
         }
-        Reference::Prompt(_) => match argument {
-            "project" => Some(Kind::ProjectKey),
-            "issue" | "key" => Some(Kind::IssueKey),
-            "page" => Some(Kind::PageTitle),
-            _ => None,
-        },
+        Reference::Prompt(p) => {
+            let declared = super::prompts::PROMPTS
+                .iter()
+                .find(|info| info.name == p.name)
+                .is_some_and(|info| info.arguments.iter().any(|(name, _, _)| *name == argument));
+            match argument {
+                "project" if declared => Some(Kind::ProjectKey),
+                "page" if declared => Some(Kind::PageTitle),
+                _ => None,
+            }
+        }
         _ => None,
     }
 }
@@ -149,6 +156,7 @@ impl BridgeServer {
         request: CompleteRequestParams,
         context: &RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
+        self.admit_reference(&request.r#ref, context).await?;
         let Some(kind) = kind_of(&request.r#ref, &request.argument.name) else {
             return Ok(CompleteResult::default());
         };
@@ -161,6 +169,10 @@ impl BridgeServer {
             return Ok(CompleteResult::default());
         }
         let typed = request.argument.value.clone();
+        // Nobody types this much into an argument; do not turn it into a query.
+        if typed.chars().count() > MAX_TYPED {
+            return Ok(CompleteResult::default());
+        }
         let reference = serde_json::to_value(&request.r#ref).unwrap_or_default();
         let args = json!({ "ref": reference, "argument": request.argument.name, "value": typed });
         let (values, more) = self
@@ -186,6 +198,54 @@ impl BridgeServer {
         let info = CompletionInfo::with_pagination(values, None, more)
             .map_err(|e| McpError::internal_error(e, None))?;
         Ok(CompleteResult::new(info))
+    }
+
+    /// The prompt or resource template a completion is for must exist and be visible under
+    /// policy; anything else is refused (and audited) like a call to a hidden tool.
+    async fn admit_reference(
+        &self,
+        reference: &Reference,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let known = match reference {
+            Reference::Prompt(p) => super::prompts::PROMPTS
+                .iter()
+                .find(|info| info.name == p.name)
+                .map(|info| self.prompt_allowed(info)),
+            Reference::Resource(r) => {
+                let ours = [
+                    format!("{ISSUE_PREFIX}{{key}}"),
+                    format!("{PAGE_PREFIX}{{id}}"),
+                ];
+                ours.contains(&r.uri).then(|| {
+                    self.resource_templates()
+                        .resource_templates
+                        .iter()
+                        .any(|t| t.uri_template == r.uri)
+                })
+            }
+            // A reference kind from a later protocol revision.
+            _ => None,
+        };
+        let refusal = match known {
+            Some(true) => return Ok(()),
+            Some(false) => ToolError::Denied(
+                "completion refused: what it completes is not available under this policy"
+                    .to_string(),
+            ),
+            None => ToolError::Invalid(
+                "completion for an unknown prompt or resource template; see prompts/list and resources/templates/list"
+                    .to_string(),
+            ),
+        };
+        let args = json!({ "ref": serde_json::to_value(reference).unwrap_or_default() });
+        self.audited::<(), _>(
+            "completion",
+            args,
+            context,
+            |_cx| async move { Err(refusal) },
+        )
+        .await
     }
 
     async fn project_keys(&self, cx: &CallCx, typed: &str) -> Result<Vec<String>, ToolError> {
@@ -314,7 +374,14 @@ mod tests {
         assert_eq!(kind_of(&issue, "id"), None);
         let prompt = Reference::for_prompt("weekly_project_report");
         assert_eq!(kind_of(&prompt, "project"), Some(Kind::ProjectKey));
-        assert_eq!(kind_of(&prompt, "page"), Some(Kind::PageTitle));
+        assert_eq!(
+            kind_of(&prompt, "page"),
+            None,
+            "not an argument of that prompt"
+        );
+        let explain = Reference::for_prompt("explain_page");
+        assert_eq!(kind_of(&explain, "page"), Some(Kind::PageTitle));
+        assert_eq!(kind_of(&Reference::for_prompt("nope"), "project"), None);
         assert_eq!(
             kind_of(&Reference::for_resource("confluence://page/{id}"), "id"),
             Some(Kind::PageId)

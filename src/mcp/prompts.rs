@@ -81,7 +81,8 @@ pub const PROMPTS: &[PromptInfo] = &[
 ];
 
 impl BridgeServer {
-    fn prompt_allowed(&self, p: &PromptInfo) -> bool {
+    /// True when policy allows every tool the prompt leads into.
+    pub(crate) fn prompt_allowed(&self, p: &PromptInfo) -> bool {
         p.tools.iter().all(|t| self.tool_allowed(t))
     }
 
@@ -131,6 +132,7 @@ impl BridgeServer {
         let audit_args = json!({ "prompt": name, "arguments": request.arguments });
         self.audited("prompt_get", audit_args, context, |_cx| async move {
             let info = PROMPTS.iter().find(|p| p.name == name).ok_or_else(|| {
+                let name: String = name.chars().take(60).collect();
                 ToolError::Invalid(format!(
                     "unknown prompt `{name}`; call prompts/list for the prompts this server offers"
                 ))
@@ -202,6 +204,7 @@ impl BridgeServer {
                         .ok()
                         .filter(|d| (1..=90).contains(d))
                         .ok_or_else(|| {
+                            let d: String = d.chars().take(20).collect();
                             ToolError::Invalid(format!(
                                 "`days` must be a whole number from 1 to 90, not `{d}`"
                             ))
@@ -231,8 +234,8 @@ impl BridgeServer {
                      decisions and open questions, and who should read it. Use confluence_get_page only if the summary leaves a question open."
                 )
             }
-            other => {
-                return Err(ToolError::Invalid(format!("unknown prompt `{other}`")));
+            _ => {
+                return Err(ToolError::Invalid("unknown prompt".to_string()));
             }
         })
     }

@@ -7,7 +7,8 @@
 //!   a timeout (rmcp sets none);
 //! - under 2026-07-28 (stateless): an input-required result carrying the same request; the
 //!   client asks its model and calls again with the answer in `inputResponses` (rmcp refuses
-//!   server-to-client requests there).
+//!   server-to-client requests there). The round's `requestState` names the tool, the item and
+//!   the digest's hash, and an answer is used only on a retry of that tool for that item.
 //!
 //! Any failure, refusal, timeout or missing capability gives `model_summary: null` and a short
 //! note saying why. The prompt sends the digest as JSON between markers and tells the model it
@@ -49,8 +50,12 @@ const SUMMARY_CHARS: usize = 4000;
 /// The key of the sampling request in an input-required round.
 const ANSWER_KEY: &str = "summary";
 
-/// `requestState` of an input-required round: this prefix plus the digest's hash.
+/// `requestState` of an input-required round: this prefix, then the tool, the item and a
+/// prefix of the digest's hash, `:`-separated (see [`Subject::state`]).
 const STATE_PREFIX: &str = "summary-of:";
+
+/// Hex digits of the digest's SHA-256 kept in `requestState` (128 bits).
+const STATE_HASH_HEX: usize = 32;
 
 /// The system prompt sent with every sampling request.
 pub const SYSTEM_PROMPT: &str = "You write short summaries for atlassian-mcp-bridge. The user \
@@ -101,6 +106,61 @@ impl ModelSummary {
                 format!("\nSummary by your client's model{by}:\n{s}\n{note}")
             }
             None => format!("\nSummary by your client's model: none\n{note}"),
+        }
+    }
+}
+
+/// What a summary is of: names the item in the prompt and binds an input-required round to
+/// the one call it was asked for, so an answer about one item is never returned as the
+/// summary of another.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// The tool asking, e.g. `jira_summarize_issue`.
+    pub tool: &'a str,
+    /// The item as the tool resolved it: an issue key or a page id (never holds `:`).
+    pub id: &'a str,
+    /// How the prompt names it, e.g. "Jira issue ENG-42".
+    pub what: &'a str,
+}
+
+/// How a retried call's `requestState` relates to the call it came back with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Binding {
+    /// No state: nothing says which request an answer belongs to.
+    Missing,
+    /// A state for another tool or item, or not one of ours.
+    Other,
+    /// This tool and item; `same_digest` is false when the digest has changed since.
+    Same { same_digest: bool },
+}
+
+impl Subject<'_> {
+    /// `summary-of:<tool>:<id>:<hash prefix>`: only names and a hash, nothing a client could
+    /// use to smuggle content in (requestState is client-held and untrusted, rmcp-guide §3.5).
+    fn state(&self, digest_json: &str) -> String {
+        let hash = hex::encode(Sha256::digest(digest_json.as_bytes()));
+        format!(
+            "{}{}",
+            self.state_head(),
+            &hash[..STATE_HASH_HEX.min(hash.len())]
+        )
+    }
+
+    fn state_head(&self) -> String {
+        format!("{STATE_PREFIX}{}:{}:", self.tool, self.id)
+    }
+
+    /// Compares a returned `requestState` with the one this call would issue (`expected`).
+    fn binding(&self, state: Option<&str>, expected: &str) -> Binding {
+        let Some(state) = state else {
+            return Binding::Missing;
+        };
+        let head = self.state_head();
+        match (state.strip_prefix(&head), expected.strip_prefix(&head)) {
+            (Some(got), Some(want)) if !got.contains(':') => Binding::Same {
+                same_digest: got == want,
+            },
+            _ => Binding::Other,
         }
     }
 }
@@ -158,13 +218,6 @@ still open. Plain prose, at most {SUMMARY_WORDS} words.\n\n<digest>\n{digest_jso
         .with_system_prompt(SYSTEM_PROMPT)
 }
 
-fn state_for(json: &str) -> String {
-    format!(
-        "{STATE_PREFIX}{}",
-        hex::encode(Sha256::digest(json.as_bytes()))
-    )
-}
-
 /// Reads the model's answer.
 fn from_result(result: CreateMessageResult) -> ModelSummary {
     let text: Vec<String> = result
@@ -218,11 +271,15 @@ fn from_response(value: &serde_json::Value) -> ModelSummary {
 /// `answers` and `state` are the retried call's `inputResponses` and `requestState`
 /// (2026-07-28). Under 2026-07-28 the first call ends in [`ToolError::NeedsInput`] carrying the
 /// request; every other outcome is a [`ModelSummary`], with a note when there is no summary.
+///
+/// An answer is used only when `state` is the one issued for this tool and item: with no
+/// state, or one issued for another call, the answer is dropped (not asked again, so a client
+/// that never echoes the state cannot loop) and the note says why.
 pub async fn summarize(
     context: &RequestContext<RoleServer>,
     answers: Option<&InputResponses>,
     state: Option<&str>,
-    what: &str,
+    subject: Subject<'_>,
     digest: &impl Serialize,
 ) -> Result<ModelSummary, ToolError> {
     let how = channel(context);
@@ -232,7 +289,7 @@ pub async fn summarize(
         ));
     }
     let json = digest_json(digest)?;
-    let params = request(what, &json);
+    let params = request(subject.what, &json);
     if how == Channel::Request {
         return Ok(
             match tokio::time::timeout(ANSWER_WITHIN, context.peer.create_message(params)).await {
@@ -248,22 +305,9 @@ pub async fn summarize(
             },
         );
     }
-    let expected = state_for(&json);
+    let expected = subject.state(&json);
     match answers.and_then(|a| a.get(ANSWER_KEY)) {
-        Some(answer) => {
-            let mut summary = from_response(answer);
-            // The retry rebuilt the digest from live data; say so when it is not what the
-            // model read (requestState is client-held and untrusted: it only picks a note).
-            if summary.model_summary.is_some()
-                && state.is_some_and(|s| s.starts_with(STATE_PREFIX) && s != expected)
-            {
-                summary.model_summary_note = Some(
-                    "the item changed while your client's model was reading it; the summary may describe the earlier version"
-                        .to_string(),
-                );
-            }
-            Ok(summary)
-        }
+        Some(answer) => Ok(answered(answer, subject.binding(state, &expected))),
         None if answers.is_some() || state.is_some_and(|s| s.starts_with(STATE_PREFIX)) => Ok(
             ModelSummary::none("your client called again without answering the sampling request"),
         ),
@@ -277,6 +321,30 @@ pub async fn summarize(
                 Some(asks),
                 Some(expected),
             ))))
+        }
+    }
+}
+
+/// What an answer in `inputResponses` gives, given which request its state says it answers.
+fn answered(answer: &serde_json::Value, binding: Binding) -> ModelSummary {
+    match binding {
+        Binding::Missing => ModelSummary::none(
+            "your client's answer did not belong to this request (it came back without the requestState this tool issued), so it was not used",
+        ),
+        Binding::Other => ModelSummary::none(
+            "your client's answer did not belong to this request (it was asked for another tool or item), so it was not used",
+        ),
+        Binding::Same { same_digest } => {
+            let mut summary = from_response(answer);
+            // The retry rebuilt the digest from live data; say so when it is not what the
+            // model read.
+            if summary.model_summary.is_some() && !same_digest {
+                summary.model_summary_note = Some(
+                    "the item changed while your client's model was reading it; the summary may describe the earlier version"
+                        .to_string(),
+                );
+            }
+            summary
         }
     }
 }
@@ -338,6 +406,84 @@ mod tests {
         )
         .with_stop_reason(CreateMessageResult::STOP_REASON_END_MAX_TOKEN);
         assert!(from_result(empty).model_summary.is_none());
+    }
+
+    #[test]
+    fn the_state_binds_tool_item_and_digest() {
+        let eng1 = Subject {
+            tool: "jira_summarize_issue",
+            id: "ENG-1",
+            what: "Jira issue ENG-1",
+        };
+        let state = eng1.state("{\"a\":1}");
+        assert!(
+            state.starts_with("summary-of:jira_summarize_issue:ENG-1:"),
+            "{state}"
+        );
+        assert_eq!(state.len(), eng1.state_head().len() + STATE_HASH_HEX);
+        assert_eq!(
+            eng1.binding(Some(&state), &state),
+            Binding::Same { same_digest: true }
+        );
+        let later = eng1.state("{\"a\":2}");
+        assert_eq!(
+            eng1.binding(Some(&state), &later),
+            Binding::Same { same_digest: false }
+        );
+        assert_eq!(eng1.binding(None, &state), Binding::Missing);
+        // Another item, the same item under another tool, a prefix of the id, or foreign text.
+        for other in [
+            Subject {
+                id: "ENG-12",
+                ..eng1
+            },
+            Subject { id: "ENG-", ..eng1 },
+            Subject {
+                tool: "confluence_summarize_page",
+                ..eng1
+            },
+        ] {
+            assert_eq!(
+                other.binding(Some(&state), &other.state("{\"a\":1}")),
+                Binding::Other,
+                "{other:?}"
+            );
+        }
+        for foreign in [
+            "summary-of:0123",
+            "summary-of:jira_summarize_issue:ENG-1:x:y",
+            "anything",
+        ] {
+            assert_eq!(
+                eng1.binding(Some(foreign), &state),
+                Binding::Other,
+                "{foreign}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_answer_for_another_request_is_dropped() {
+        let ok = serde_json::to_value(CreateMessageResult::new(
+            SamplingMessage::assistant_text("About something else."),
+            "m".into(),
+        ))
+        .unwrap();
+        for binding in [Binding::Missing, Binding::Other] {
+            let s = answered(&ok, binding);
+            assert!(s.model_summary.is_none(), "{binding:?}");
+            assert!(
+                s.model_summary_note
+                    .unwrap()
+                    .contains("did not belong to this request")
+            );
+        }
+        let same = answered(&ok, Binding::Same { same_digest: true });
+        assert_eq!(same.model_summary.as_deref(), Some("About something else."));
+        assert!(same.model_summary_note.is_none());
+        let changed = answered(&ok, Binding::Same { same_digest: false });
+        assert!(changed.model_summary.is_some());
+        assert!(changed.model_summary_note.unwrap().contains("changed"));
     }
 
     #[test]

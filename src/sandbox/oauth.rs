@@ -403,6 +403,7 @@ pub(crate) fn gateway_scopes(method: &Method, segs: &[String]) -> &'static [&'st
                 &["write:page:confluence"]
             }
         }
+        ["wiki", "api", "v2", "users-bulk"] => &["read:user:confluence"],
         ["wiki", "rest", "api", "search"] | ["wiki", "rest", "api", "content", "search"] => {
             &["search:confluence"]
         }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::mcp::args::{bounded, opt_u32};
+use crate::mcp::args::{bounded_paged, opt_u32};
 use crate::mcp::render::Render;
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 use rmcp::handler::server::tool::{Extension, schema_for_output};
@@ -102,7 +102,13 @@ impl BridgeServer {
         args: ListSpacesArgs,
     ) -> Result<SpacesOut, ToolError> {
         let state = self.state();
-        let limit = bounded(args.limit, 25, 100, "limit")?;
+        let limit = bounded_paged(
+            args.limit,
+            25,
+            100,
+            "limit",
+            "pass the returned next_cursor as cursor",
+        )?;
         let mut keys: Vec<String> = args
             .keys
             .unwrap_or_default()

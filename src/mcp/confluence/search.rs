@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::mcp::args::{bounded, opt_u32};
+use crate::mcp::args::{bounded_paged, opt_u32};
 use crate::mcp::render::{Render, clip, day, one_line};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 use rmcp::handler::server::tool::{Extension, schema_for_output};
@@ -108,7 +108,13 @@ impl BridgeServer {
         args: SearchArgs,
     ) -> Result<SearchOut, ToolError> {
         let state = self.state();
-        let limit = bounded(args.limit, 10, 50, "limit")?;
+        let limit = bounded_paged(
+            args.limit,
+            10,
+            50,
+            "limit",
+            "pass the returned next_cursor as cursor",
+        )?;
         let cql = state.policy.admit_cql(&args.cql)?;
         let cursor = args
             .cursor

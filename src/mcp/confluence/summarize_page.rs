@@ -129,7 +129,12 @@ impl BridgeServer {
             max_words as usize,
         );
         let what = format!("Confluence page {}", digest.id);
-        let model = sampling::summarize(context, answers, request_state, &what, &digest).await?;
+        let subject = sampling::Subject {
+            tool: "confluence_summarize_page",
+            id: &digest.id,
+            what: &what,
+        };
+        let model = sampling::summarize(context, answers, request_state, subject, &digest).await?;
         Ok(PageSummaryOut { digest, model })
     }
 }

@@ -367,6 +367,25 @@ mod tests {
     }
 
     #[test]
+    fn no_section_is_listed_without_its_text() {
+        for budget in 1..=20 {
+            let d = build(facts(), PAGE, budget);
+            assert!(!d.sections.is_empty(), "{budget}");
+            assert_eq!(d.sections[0].heading.as_deref(), Some("Architecture"));
+            for s in &d.sections {
+                assert!(text::word_count(&s.text) > 0, "{budget}: {s:?}");
+            }
+            let shown: usize = d.sections.iter().map(|s| text::word_count(&s.text)).sum();
+            assert_eq!(shown, d.text_words, "{budget}");
+            assert!(shown <= budget, "{budget}");
+        }
+        // One word: the opening word of the first section, cut and marked.
+        let d = build(facts(), PAGE, 1);
+        assert_eq!(d.sections.len(), 1);
+        assert_eq!(d.sections[0].text, "The…");
+    }
+
+    #[test]
     fn text_before_the_first_heading_is_its_own_section() {
         let d = build(
             facts(),

@@ -8,8 +8,9 @@
 //!   tables are not prose (tables are summarized by their header row and row count instead);
 //! - a **unit** is what trimming never splits: a sentence of a paragraph or quote, a whole list
 //!   item, a whole heading. Trimming keeps whole units in order and stops at the first one that
-//!   does not fit; only when the very first unit is longer than the whole budget is it cut, at a
-//!   word boundary, and marked with `…`.
+//!   does not fit. A heading is kept only with at least one whole unit of its body; when no
+//!   whole unit of the body fits, the first unit of the first body block is cut at a word
+//!   boundary to the whole budget, headings left out, and marked with `…`.
 
 use super::blocks::{Block, Kind};
 
@@ -144,35 +145,72 @@ pub fn take_units(units: &[String], allowance: usize, stretch: usize, cut_first:
 }
 
 /// The prose of `blocks` trimmed to `budget` words: whole units in order (see the module docs).
-/// A heading left dangling at the end of a trimmed text (its body did not fit) is dropped.
+///
+/// Headings do not open the budget: a heading is kept only together with at least one whole
+/// unit of the prose that follows it. When nothing but headings would fit before the first
+/// body block, the headings are left out and that block's first unit is cut at a word
+/// boundary instead, so a small budget shows the opening words of the text, never a bare
+/// heading. Headings at the very end with no prose after them (a section holding only a table
+/// or code) are kept when they fit, as part of the whole text.
 pub fn trim(blocks: &[Block], budget: usize) -> (Vec<Block>, usize, bool) {
     let mut kept: Vec<Block> = Vec::new();
     let mut words = 0;
-    let mut complete = true;
+    // Headings read since the last body block, waiting for some of their body to fit.
+    let mut pending: Vec<&Block> = Vec::new();
     for block in blocks.iter().filter(|b| b.is_prose()) {
-        let nothing_yet = kept.is_empty();
-        let taken = take_units(&block.units, budget.saturating_sub(words), 0, nothing_yet);
+        if matches!(block.kind, Kind::Heading(_)) {
+            pending.push(block);
+            continue;
+        }
+        let left = budget.saturating_sub(words);
+        let heads: usize = pending.iter().map(|h| h.words()).sum();
+        let mut taken = take_units(&block.units, left.saturating_sub(heads), 0, false);
+        let mut with_heads = true;
+        if taken.units.is_empty() && kept.is_empty() {
+            taken = take_units(&block.units, left, 0, true);
+            with_heads = false;
+        }
+        if taken.units.is_empty() {
+            return (kept, words, false);
+        }
+        for h in pending.drain(..) {
+            if with_heads {
+                words += h.words();
+                kept.push(h.clone());
+            }
+        }
         words += taken.words;
-        if !taken.units.is_empty() {
+        kept.push(Block {
+            kind: block.kind.clone(),
+            units: taken.units,
+        });
+        if !taken.complete {
+            return (kept, words, false);
+        }
+    }
+    let heads: usize = pending.iter().map(|h| h.words()).sum();
+    if words + heads <= budget {
+        kept.extend(pending.into_iter().cloned());
+        return (kept, words + heads, true);
+    }
+    if kept.is_empty() {
+        // Headings and nothing else: they are the text, trimmed like any other.
+        for h in pending {
+            let taken = take_units(&h.units, budget.saturating_sub(words), 0, kept.is_empty());
+            if taken.units.is_empty() {
+                break;
+            }
+            words += taken.words;
             kept.push(Block {
-                kind: block.kind.clone(),
+                kind: h.kind.clone(),
                 units: taken.units,
             });
-        }
-        if !taken.complete {
-            complete = false;
-            break;
+            if !taken.complete {
+                break;
+            }
         }
     }
-    if !complete
-        && let Some(last) = kept.last()
-        && matches!(last.kind, Kind::Heading(_))
-        && kept.len() > 1
-    {
-        words = words.saturating_sub(last.words());
-        kept.pop();
-    }
-    (kept, words, complete)
+    (kept, words, false)
 }
 
 /// Renders prose blocks compactly: one line per heading, paragraph or quote, `- ` per list
@@ -292,6 +330,60 @@ mod tests {
         let (kept, words, _) = trim(&bs, 5);
         assert_eq!(render(&kept), "Intro here.");
         assert_eq!(words, 2);
+    }
+
+    #[test]
+    fn a_heading_never_opens_the_budget() {
+        let bs = blocks("## Overview\n\nAlpha beta gamma delta. Epsilon zeta.\n\nMore text.");
+        let cases = [
+            (1, "Alpha…"),
+            (2, "Alpha beta…"),
+            (3, "Alpha beta gamma…"),
+            // The whole first sentence fits without its heading, not with it.
+            (4, "Alpha beta gamma delta."),
+            (5, "Overview\nAlpha beta gamma delta."),
+            (6, "Overview\nAlpha beta gamma delta."),
+            (7, "Overview\nAlpha beta gamma delta. Epsilon zeta."),
+        ];
+        for (budget, expected) in cases {
+            let (kept, words, complete) = trim(&bs, budget);
+            let text = render(&kept);
+            assert_eq!(text, expected, "{budget}");
+            assert_eq!(words, word_count(&text), "{budget}");
+            assert!(words <= budget && !complete, "{budget}");
+        }
+        let (kept, words, complete) = trim(&bs, 9);
+        assert_eq!(words, 9);
+        assert!(complete);
+        assert_eq!(render(&kept).lines().next(), Some("Overview"));
+    }
+
+    #[test]
+    fn nested_headings_wait_for_their_body() {
+        let bs = blocks("# Plan\n\n## Goals\n\n- ship the thing\n- test it");
+        assert_eq!(render(&trim(&bs, 5).0), "Plan\nGoals\n- ship the thing");
+        assert_eq!(render(&trim(&bs, 4).0), "- ship the thing");
+        assert_eq!(render(&trim(&bs, 2).0), "- ship the…");
+    }
+
+    #[test]
+    fn trailing_headings_and_heading_only_texts() {
+        // A last section holding only a table: its heading is part of the whole text.
+        let bs = blocks("Intro here.\n\n## Data\n\n| a |\n|---|\n| 1 |");
+        let (kept, words, complete) = trim(&bs, 10);
+        assert_eq!(render(&kept), "Intro here.\nData");
+        assert_eq!(words, 3);
+        assert!(complete);
+        let (kept, words, complete) = trim(&bs, 2);
+        assert_eq!(render(&kept), "Intro here.");
+        assert_eq!(words, 2);
+        assert!(!complete);
+        // Nothing but headings: they are cut like any text rather than dropped.
+        let bs = blocks("## A long heading here\n\n## Another");
+        let (kept, words, complete) = trim(&bs, 2);
+        assert_eq!(render(&kept), "A long…");
+        assert_eq!(words, 2);
+        assert!(!complete);
     }
 
     #[test]

@@ -57,8 +57,9 @@ pub(crate) fn issue_key(raw: &str) -> Result<String, ToolError> {
     if valid_key || valid_id {
         Ok(key)
     } else {
+        let shown: String = raw.chars().take(60).collect();
         Err(ToolError::Invalid(format!(
-            "`{raw}` is not an issue key; expected something like ENG-42"
+            "`{shown}` is not an issue key; expected something like ENG-42"
         )))
     }
 }

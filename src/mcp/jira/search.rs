@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{user_name, value_text};
 use crate::atlassian::jira::Issue;
-use crate::mcp::args::{bounded, opt_u32};
+use crate::mcp::args::{bounded_paged, opt_u32};
 use crate::mcp::render::{Render, clip, day, one_line};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 
@@ -173,7 +173,13 @@ impl BridgeServer {
 impl BridgeServer {
     async fn search_impl(&self, cx: &CallCx, args: SearchArgs) -> Result<SearchOut, ToolError> {
         let state = self.state();
-        let max = bounded(args.max_results, 20, 100, "max_results")?;
+        let max = bounded_paged(
+            args.max_results,
+            20,
+            100,
+            "max_results",
+            "pass the returned next_page_token as next_page_token",
+        )?;
         let jql = state.policy.admit_jql(&args.jql)?;
         let extra: Vec<String> = args
             .fields

@@ -123,7 +123,12 @@ impl BridgeServer {
             |k| state.policy.admit_issue(k).is_ok(),
         );
         let what = format!("Jira issue {}", digest.key);
-        let model = sampling::summarize(context, answers, request_state, &what, &digest).await?;
+        let subject = sampling::Subject {
+            tool: "jira_summarize_issue",
+            id: &digest.key,
+            what: &what,
+        };
+        let model = sampling::summarize(context, answers, request_state, subject, &digest).await?;
         Ok(IssueSummaryOut { digest, model })
     }
 }

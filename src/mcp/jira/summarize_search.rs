@@ -251,6 +251,7 @@ impl BridgeServer {
         let mut counted_keys: HashSet<String> = HashSet::new();
         let jira = state.api.jira();
         let mut scan = jira.scan(&jql, &fields, max as usize);
+        let mut reported = 0;
         while let Some(issues) = scan.next_page(&cx.trace).await? {
             for issue in issues {
                 // As in `jira_search`: with an allowlist, an issue must prove its project.
@@ -263,7 +264,12 @@ impl BridgeServer {
                     tally.add(&issue);
                 }
             }
-            progress(context, tally.counted(), scan.total()).await;
+            if let Some((counted, total)) =
+                progress_step(reported, tally.counted(), scan.total(), u64::from(max))
+            {
+                reported = counted;
+                progress(context, counted, total).await;
+            }
         }
         let summary = tally.finish();
         cx.touch(
@@ -342,6 +348,20 @@ fn fields_for(group_by: &[GroupField], confined: bool) -> Vec<&'static str> {
     fields
 }
 
+/// The progress notification due after a page, as (progress, total), if any. MCP requires
+/// progress to grow from one notification to the next, so a page that counted nothing new (an
+/// empty last page, repeats, issues outside the allowlist) sends none. The total is Jira's
+/// match count capped at `max` (counting stops there), and left out when it would be smaller
+/// than the progress (a count Jira reported before the result set grew).
+fn progress_step(
+    reported: u64,
+    counted: u64,
+    total: Option<u64>,
+    max: u64,
+) -> Option<(u64, Option<u64>)> {
+    (counted > reported).then(|| (counted, total.map(|t| t.min(max)).filter(|t| *t >= counted)))
+}
+
 /// Sends `notifications/progress` (issues counted so far) when the request asked for it, so
 /// clients that reset their timeout on progress keep waiting through a long count.
 async fn progress(context: &RequestContext<RoleServer>, counted: u64, total: Option<u64>) {
@@ -368,4 +388,37 @@ fn list_or_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, 
         Some(ListOrText::List(l)) => Some(l),
         Some(ListOrText::Text(t)) => Some(t.split(',').map(str::to_string).collect()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_step;
+
+    #[test]
+    fn progress_only_grows_and_never_trails_its_total() {
+        // Pages of a capped count: Jira reports 5,000 matches, 1,000 are counted.
+        let mut reported = 0;
+        let mut sent = Vec::new();
+        for counted in [100, 200, 200, 350, 350, 1000, 1000] {
+            if let Some((n, total)) = progress_step(reported, counted, Some(5000), 1000) {
+                reported = n;
+                sent.push((n, total));
+            }
+        }
+        assert_eq!(
+            sent,
+            [
+                (100, Some(1000)),
+                (200, Some(1000)),
+                (350, Some(1000)),
+                (1000, Some(1000))
+            ]
+        );
+        // Nothing counted yet (a first page of hidden issues): nothing to report.
+        assert_eq!(progress_step(0, 0, Some(10), 1000), None);
+        // A total under the progress is left out; Cloud reports none.
+        assert_eq!(progress_step(10, 12, Some(11), 1000), Some((12, None)));
+        assert_eq!(progress_step(0, 7, None, 1000), Some((7, None)));
+        assert_eq!(progress_step(0, 7, Some(7), 1000), Some((7, Some(7))));
+    }
 }
