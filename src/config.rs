@@ -552,6 +552,19 @@ fn checked_url(value: &str, file: &str, key: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
+/// The deployment a site URL implies when `site.deployment` is not set: Cloud for
+/// `*.atlassian.net` hosts, Data Center for everything else.
+pub fn infer_deployment(url: &Url) -> Deployment {
+    if url
+        .host_str()
+        .is_some_and(|h| h.to_ascii_lowercase().ends_with(".atlassian.net"))
+    {
+        Deployment::Cloud
+    } else {
+        Deployment::DataCenter
+    }
+}
+
 /// True for 127.0.0.0/8, ::1 and `localhost`.
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
@@ -559,6 +572,53 @@ pub fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
+    }
+}
+
+/// What `resolve_site` knows about how the deployment and auth mode were chosen, so that a
+/// missing-credential error can say when an inferred value is the likely cause.
+struct Inference {
+    /// `site.deployment` was not written (inferred from the host).
+    inferred: bool,
+    /// `site.auth` was not written (the deployment's default).
+    auth_defaulted: bool,
+    /// The site's host, for the message.
+    host: String,
+    /// `site.email` or an API token is configured (how Cloud signs in).
+    cloud_credentials: bool,
+    /// A personal access token is configured (Data Center only).
+    pat: bool,
+}
+
+impl Inference {
+    /// The message for a missing PAT: when Data Center and `pat` were both defaults, says so
+    /// and how to choose Cloud instead.
+    fn for_missing_pat(&self, base: String) -> String {
+        if !(self.inferred && self.auth_defaulted) {
+            return base;
+        }
+        let host = &self.host;
+        if self.cloud_credentials {
+            format!(
+                "is required: auth = \"pat\" is the default for Data Center, and Data Center was inferred because {host} is not an *.atlassian.net host (`site.deployment` is not set). site.email / site.api_token are set, which is how Atlassian Cloud signs in: if this is a Cloud site (for example on a custom domain), set deployment = \"cloud\" in [site]; for Data Center, set site.pat or the {PAT_ENV} environment variable (Profile → Personal Access Tokens)"
+            )
+        } else {
+            format!(
+                "{base}. Data Center (and with it auth = \"pat\") was inferred because {host} is not an *.atlassian.net host; for an Atlassian Cloud site on a custom domain, set deployment = \"cloud\" in [site] with site.email and site.api_token instead"
+            )
+        }
+    }
+
+    /// The message for a missing email or API token: when Cloud was inferred and a PAT is
+    /// configured, says that PATs are Data Center only.
+    fn for_missing_api_token(&self, deployment: Deployment, base: String) -> String {
+        if !(self.inferred && self.auth_defaulted && self.pat && deployment == Deployment::Cloud) {
+            return base;
+        }
+        format!(
+            "{base}. auth = \"api-token\" is the default for Cloud, inferred from the host {} (*.atlassian.net sites are Atlassian Cloud); site.pat is set, but personal access tokens exist only on Data Center: Cloud signs in with site.email + site.api_token, or auth = \"oauth\"",
+            self.host
+        )
     }
 }
 
@@ -585,16 +645,18 @@ fn resolve_site(
                 format!("is `{other}`; expected \"cloud\" or \"data-center\""),
             ));
         }
-        None => {
-            if url
-                .host_str()
-                .is_some_and(|h| h.to_ascii_lowercase().ends_with(".atlassian.net"))
-            {
-                Deployment::Cloud
-            } else {
-                Deployment::DataCenter
-            }
-        }
+        None => infer_deployment(&url),
+    };
+    // When `deployment` was not written, errors that follow from the inference say so: a
+    // Cloud site on a custom domain is otherwise told to configure a Data Center token.
+    let why = Inference {
+        inferred: raw.deployment.is_none(),
+        auth_defaulted: raw.auth.is_none(),
+        host: url.host_str().unwrap_or_default().to_string(),
+        cloud_credentials: raw.email.as_ref().is_some_and(|e| !e.trim().is_empty())
+            || env(API_TOKEN_ENV).is_some()
+            || raw.api_token.as_ref().is_some_and(|t| !t.is_empty()),
+        pat: env(PAT_ENV).is_some() || raw.pat.as_ref().is_some_and(|t| !t.is_empty()),
     };
     let auth_mode = raw.auth.as_deref().unwrap_or(match deployment {
         Deployment::Cloud => "api-token",
@@ -602,19 +664,20 @@ fn resolve_site(
     });
     let auth = match auth_mode {
         "api-token" => {
+            let missing_for_cloud = |key: &str, base: String| {
+                ConfigError::key(file, key, why.for_missing_api_token(deployment, base))
+            };
             let email = raw.email.filter(|e| !e.trim().is_empty()).ok_or_else(|| {
-                ConfigError::key(
-                    file,
+                missing_for_cloud(
                     "site.email",
-                    "is required with auth = \"api-token\"; set it to the email of the Atlassian account that owns the token",
+                    "is required with auth = \"api-token\"; set it to the email of the Atlassian account that owns the token".to_string(),
                 )
             })?;
             let token = env(API_TOKEN_ENV)
                 .map(Secret::new)
                 .or(raw.api_token.filter(|t| !t.is_empty()))
                 .ok_or_else(|| {
-                    ConfigError::key(
-                        file,
+                    missing_for_cloud(
                         "site.api_token",
                         format!(
                             "is required with auth = \"api-token\"; set it or the {API_TOKEN_ENV} environment variable (create one at https://id.atlassian.com/manage-profile/security/api-tokens)"
@@ -634,9 +697,9 @@ fn resolve_site(
                     ConfigError::key(
                         file,
                         "site.pat",
-                        format!(
+                        why.for_missing_pat(format!(
                             "is required with auth = \"pat\"; set it or the {PAT_ENV} environment variable (Profile → Personal Access Tokens in Jira/Confluence)"
-                        ),
+                        )),
                     )
                 })?;
             Auth::Pat { token }
@@ -651,10 +714,25 @@ fn resolve_site(
         }
     };
     if matches!(auth, Auth::Pat { .. }) && deployment == Deployment::Cloud {
+        let mut message = String::from(
+            "is \"pat\", but personal access tokens only exist on Data Center; use \"api-token\" for Cloud",
+        );
+        if why.inferred {
+            message.push_str(&format!(
+                " (Cloud was inferred from the host {}: *.atlassian.net sites are Atlassian Cloud)",
+                why.host
+            ));
+        }
+        return Err(ConfigError::key(file, "site.auth", message));
+    }
+    if matches!(auth, Auth::OAuth) && deployment == Deployment::DataCenter && why.inferred {
         return Err(ConfigError::key(
             file,
             "site.auth",
-            "is \"pat\", but personal access tokens only exist on Data Center; use \"api-token\" for Cloud",
+            format!(
+                "is \"oauth\", which signs in to Atlassian Cloud (3LO), but Data Center was inferred because {} is not an *.atlassian.net host (`site.deployment` is not set); for a Cloud site on a custom domain set deployment = \"cloud\" in [site], for Data Center use auth = \"pat\"",
+                why.host
+            ),
         ));
     }
     let cloud_id = raw.cloud_id.filter(|c| !c.trim().is_empty());
@@ -853,7 +931,13 @@ fn resolve_audit(raw: RawAudit, file: &str, data_dir: &Path) -> Result<AuditSett
         Some(p) if p.as_os_str().is_empty() => {
             return Err(ConfigError::key(file, "audit.path", "must not be empty"));
         }
-        Some(p) => expand_home_token(&p, data_dir),
+        Some(p) => anchor_audit_path(&p, data_dir).ok_or_else(|| {
+            ConfigError::key(
+                file,
+                "audit.path",
+                "starts with `~`, but this user's home directory cannot be found; write the full path, or `<home>/…` for the data directory",
+            )
+        })?,
         None => data_dir.join("audit").join("audit.jsonl"),
     };
     let max_bytes = raw.max_bytes.unwrap_or(DEFAULT_AUDIT_MAX_BYTES);
@@ -872,12 +956,29 @@ fn resolve_audit(raw: RawAudit, file: &str, data_dir: &Path) -> Result<AuditSett
     })
 }
 
-/// Replaces a leading `<home>` in a configured path with the data directory.
-fn expand_home_token(path: &Path, data_dir: &Path) -> PathBuf {
-    match path.strip_prefix("<home>") {
-        Ok(rest) => data_dir.join(rest),
-        Err(_) => path.to_path_buf(),
-    }
+/// Where a configured `audit.path` points, independent of the current directory: a leading
+/// `<home>` is the data directory, a leading `~` the user's home directory, and any other
+/// relative path is taken relative to the data directory. AI desktops start the bridge from
+/// arbitrary working directories, so resolving against the current directory would scatter
+/// the log (and `audit verify`, run from elsewhere, would read a different file). `None` when
+/// the path starts with `~` and no home directory can be found.
+fn anchor_audit_path(path: &Path, data_dir: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let (base, rest) = if let Ok(rest) = path.strip_prefix("<home>") {
+        (data_dir.to_path_buf(), rest)
+    } else if let Ok(rest) = path.strip_prefix("~") {
+        (directories::BaseDirs::new()?.home_dir().to_path_buf(), rest)
+    } else if path.is_absolute() || path.has_root() {
+        return Some(path.to_path_buf());
+    } else {
+        (data_dir.to_path_buf(), path)
+    };
+    // `./audit.jsonl` is `<data>/audit.jsonl`, not `<data>/./audit.jsonl`.
+    let rest: PathBuf = rest
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect();
+    Some(base.join(rest))
 }
 
 #[cfg(test)]
@@ -1063,6 +1164,106 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("audit.args"), "{err}");
+    }
+
+    /// Issue 8: AI desktops start the bridge from arbitrary directories, so a relative
+    /// `audit.path` must not depend on the current directory.
+    #[test]
+    fn relative_audit_path_is_under_the_data_dir() {
+        for (written, expected) in [
+            ("logs/a.jsonl", "/data/logs/a.jsonl"),
+            ("a.jsonl", "/data/a.jsonl"),
+            ("./a.jsonl", "/data/a.jsonl"),
+        ] {
+            let s = resolve_with(&format!("[audit]\npath = \"{written}\"\n"), &[]).unwrap();
+            assert_eq!(s.audit.path, Path::new(expected), "{written}");
+        }
+        let home = directories::BaseDirs::new()
+            .unwrap()
+            .home_dir()
+            .to_path_buf();
+        let s = resolve_with("[audit]\npath = \"~/x/a.jsonl\"\n", &[]).unwrap();
+        assert_eq!(s.audit.path, home.join("x/a.jsonl"));
+        #[cfg(unix)]
+        {
+            let s = resolve_with("[audit]\npath = \"/var/log/a.jsonl\"\n", &[]).unwrap();
+            assert_eq!(s.audit.path, Path::new("/var/log/a.jsonl"));
+        }
+    }
+
+    /// Issue 13: an inferred deployment is named when it explains the error.
+    #[test]
+    fn inferred_data_center_is_named_when_cloud_credentials_are_set() {
+        let err = resolve_with(
+            "[site]\nurl = \"https://jira.acme.example\"\nemail = \"me@acme.com\"\napi_token = \"t\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("site.pat"), "{err}");
+        assert!(
+            err.contains("inferred")
+                && err.contains("jira.acme.example")
+                && err.contains("deployment = \"cloud\""),
+            "{err}"
+        );
+        // The same site named as Cloud works with the same credentials.
+        let s = resolve_with(
+            "[site]\nurl = \"https://jira.acme.example\"\ndeployment = \"cloud\"\nemail = \"me@acme.com\"\napi_token = \"t\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.site.unwrap().deployment, Deployment::Cloud);
+        // oauth on an inferred Data Center host says the same.
+        let err = resolve_with(
+            "[site]\nurl = \"https://jira.acme.example\"\nauth = \"oauth\"\n[oauth]\nclient_id = \"c\"\nclient_secret = \"s\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("inferred") && err.contains("deployment = \"cloud\""),
+            "{err}"
+        );
+        // An explicit deployment is not called inferred.
+        let err = resolve_with(
+            "[site]\nurl = \"https://jira.acme.example\"\ndeployment = \"data-center\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("site.pat") && !err.contains("inferred"),
+            "{err}"
+        );
+    }
+
+    /// Issue 13, the converse: a PAT configured for an `*.atlassian.net` site.
+    #[test]
+    fn inferred_cloud_is_named_when_only_a_pat_is_set() {
+        let err = resolve_with(
+            "[site]\nurl = \"https://acme.atlassian.net\"\npat = \"p\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("site.email"), "{err}");
+        assert!(
+            err.contains("inferred") && err.contains("site.pat") && err.contains("Data Center"),
+            "{err}"
+        );
+        let err = resolve_with(
+            "[site]\nurl = \"https://acme.atlassian.net\"\nauth = \"pat\"\npat = \"p\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("site.auth")
+                && err.contains("inferred")
+                && err.contains("acme.atlassian.net"),
+            "{err}"
+        );
     }
 
     #[test]

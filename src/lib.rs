@@ -29,6 +29,8 @@
 //! - [`secret`]: the `Secret` wrapper that keeps credentials out of every output.
 //! - [`upstream`]: what every outbound request shares (User-Agent, per-call trace and retry
 //!   budget, URL segments, Atlassian error bodies); a leaf under both `atlassian` and `auth`.
+//! - [`transport`]: the stdio transport under rmcp: bounded stdin lines screened (repaired, or
+//!   answered -32700/-32602 with their id), one stdout writer, in-flight requests for shutdown.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod atlassian;
@@ -44,4 +46,5 @@ pub mod policy;
 pub mod sandbox;
 pub mod sanitize;
 pub mod secret;
+pub mod transport;
 pub mod upstream;

@@ -1,4 +1,5 @@
-//! Entry point: parse the command line, set up logging on stderr, run, map errors to exit codes.
+//! Entry point: parse the command line, set up logging on stderr, run, map errors to exit codes
+//! (the one place an error is printed).
 
 use std::process::ExitCode;
 
@@ -23,7 +24,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Printed once, here. `eprintln!` would panic if stderr is gone (a client that
+            // closed it); the exit code still says what happened.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
             e.exit_code()
         }
     }
@@ -39,5 +43,8 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .with_target(false)
+        // A log line that cannot be written (stderr closed) is dropped; the default reports
+        // it with `eprintln!`, which panics on that same closed stderr.
+        .log_internal_errors(false)
         .init();
 }

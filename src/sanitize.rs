@@ -58,6 +58,33 @@ pub fn collapse_whitespace(s: &str) -> String {
     out
 }
 
+/// Text for a terminal, with nothing hidden: every control character (`\n`, `\t`, ESC …),
+/// every character [`is_invisible`] names (bidi overrides and isolates, zero-width
+/// characters, tag characters) and the line/paragraph separators U+2028/U+2029 are shown
+/// escaped (`\n`, `\u{1b}`, `\u{202e}`) instead of being interpreted.
+///
+/// Exists for CLI output of stored text (the audit log's tool names, arguments and errors came
+/// from clients and upstream): unlike [`clean_text`], which removes such characters from what
+/// the model reads, a person auditing the log must see that they were there.
+pub fn escape_invisible(s: &str) -> String {
+    let hidden =
+        |c: char| c.is_control() || is_invisible(c) || matches!(c, '\u{2028}' | '\u{2029}');
+    if !s.chars().any(hidden) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if !hidden(c) {
+            out.push(c);
+        } else if matches!(c, '\n' | '\t' | '\r') {
+            out.extend(c.escape_default());
+        } else {
+            out.extend(c.escape_unicode());
+        }
+    }
+    out
+}
+
 /// True for characters [`clean_text`] removes (everything except `\r`, which it translates).
 ///
 /// Public so callers that filter character-by-character (e.g. while streaming) use the same
@@ -179,6 +206,19 @@ mod tests {
         assert_eq!(clean_excerpt("@@@h\u{200b}l@@@x"), "x");
     }
 
+    #[test]
+    fn escape_invisible_shows_what_clean_text_removes() {
+        assert_eq!(escape_invisible("plain é 日本 😀"), "plain é 日本 😀");
+        assert_eq!(
+            escape_invisible("a\u{202e}b\u{200b}c\u{2066}d\u{e0041}e"),
+            "a\\u{202e}b\\u{200b}c\\u{2066}d\\u{e0041}e"
+        );
+        assert_eq!(
+            escape_invisible("x\ny\tz\r\u{1b}[2J\u{7}\u{85}\u{2028}"),
+            "x\\ny\\tz\\r\\u{1b}[2J\\u{7}\\u{85}\\u{2028}"
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
         #[test]
@@ -186,6 +226,12 @@ mod tests {
             let once = clean_text(&s);
             prop_assert!(!once.chars().any(|c| c == '\r' || is_invisible(c)));
             prop_assert_eq!(clean_text(&once), once.clone());
+        }
+
+        #[test]
+        fn escape_invisible_leaves_nothing_hidden(s in any::<String>()) {
+            let e = escape_invisible(&s);
+            prop_assert!(!e.chars().any(|c| c.is_control() || is_invisible(c)));
         }
 
         #[test]

@@ -26,6 +26,15 @@ pub struct RetryPolicy {
     pub base_backoff: Duration,
 }
 
+impl RetryPolicy {
+    /// The shortest wait before any retry: a quarter of `base_backoff` (250 ms by default).
+    /// A `Retry-After` of `0` or of a date already past waits between one and two of these,
+    /// so a server that says "now" is never answered with a burst of requests.
+    pub fn min_wait(&self) -> Duration {
+        self.base_backoff / 4
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
@@ -84,6 +93,17 @@ impl CallTrace {
         inner.retries += 1;
         inner.waited = waited;
         true
+    }
+
+    /// How much of the call's waiting budget is left: zero once it is spent, or once its
+    /// retries are all used (no wait can be granted then).
+    pub(crate) fn wait_left(&self, policy: &RetryPolicy) -> Duration {
+        self.inner
+            .lock()
+            .ok()
+            .filter(|inner| inner.retries < policy.max_retries)
+            .map(|inner| policy.max_wait.saturating_sub(inner.waited))
+            .unwrap_or_default()
     }
 
     /// The requests made so far, in order.

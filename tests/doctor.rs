@@ -579,3 +579,102 @@ async fn missing_oauth_scopes_name_the_tools_that_need_them() {
     assert_eq!(run.status("scopes"), "pass", "{}", run.stdout);
     assert!(run.detail("scopes").contains("3 tools"), "{}", run.stdout);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Audit file permissions and inferred deployments.
+// ---------------------------------------------------------------------------------------------
+
+/// Issue 9: an audit directory and file others can read are tightened (PASS, saying so); a
+/// shared directory others can write to is left alone and reported (WARN with the fix), and
+/// `serve` warns about it once on stderr.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loose_audit_permissions_are_tightened_or_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let chmod = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+
+    let env = Env::new(Flavor::Cloud, "").await;
+    let client = env.client().await;
+    ok(&call(&client, "jira_get_issue", json!({"key": "ENG-1"})).await);
+    client.cancel().await.ok();
+    let path = env.audit_path();
+    let dir = path.parent().unwrap().to_path_buf();
+    chmod(&dir, 0o755);
+    chmod(&path, 0o644);
+    let run = doctor_json(&env).await;
+    assert_eq!(run.status("audit"), "pass", "{}", run.stdout);
+    let detail = run.detail("audit");
+    assert!(
+        detail.contains("tightened") && detail.contains("0644 → 0600"),
+        "{detail}"
+    );
+    assert_eq!((mode(&dir), mode(&path)), (0o700, 0o600));
+    // Private now: nothing more to say.
+    let run = doctor_json(&env).await;
+    assert!(!run.detail("audit").contains("tightened"), "{}", run.stdout);
+
+    let env = Env::new(Flavor::Cloud, "[audit]\npath = \"shared/audit.jsonl\"\n").await;
+    let shared = env.home.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::write(shared.join("notes.txt"), "someone else's").unwrap();
+    chmod(&shared, 0o777);
+    let run = doctor_json(&env).await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.status("audit"), "warn", "{}", run.stdout);
+    assert!(
+        run.detail("audit").contains(&shared.display().to_string()),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.fix("audit")
+            .contains(&format!("chmod go-w '{}'", shared.display())),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(mode(&shared), 0o777, "a shared directory is not changed");
+
+    let client = env.client().await;
+    ok(&call(&client, "jira_get_issue", json!({"key": "ENG-1"})).await);
+    client.cancel().await.ok();
+    let stderr = std::fs::read_to_string(env.stderr_path()).unwrap();
+    assert_eq!(
+        stderr.matches("is open to other users").count(),
+        1,
+        "{stderr}"
+    );
+    chmod(&shared, 0o700);
+}
+
+/// Issue 13: a non-Atlassian host with Cloud credentials says that Data Center was inferred
+/// and how to choose Cloud, instead of only asking for a personal access token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inferred_deployment_is_named_when_it_explains_the_error() {
+    let env = Env::new(Flavor::Cloud, "").await;
+    std::fs::write(
+        env.home.path().join("config.toml"),
+        format!(
+            "[site]\nurl = \"https://jira.acme.example\"\nemail = \"{SANDBOX_EMAIL}\"\napi_token = \"{SANDBOX_API_TOKEN}\"\n"
+        ),
+    )
+    .unwrap();
+    let run = doctor_json(&env).await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.status("config"), "fail");
+    let detail = run.detail("config");
+    assert!(
+        detail.contains("site.pat")
+            && detail.contains("inferred")
+            && detail.contains("jira.acme.example")
+            && detail.contains("deployment = \"cloud\""),
+        "{detail}"
+    );
+    assert!(!run.stdout.contains(SANDBOX_API_TOKEN));
+    // The same from any command that loads the config: a usage error, exit 2.
+    let (code, _, errs) = env.cli(&["status"]);
+    assert_eq!(code, 2, "{errs}");
+    assert!(errs.contains("deployment = \"cloud\""), "{errs}");
+}

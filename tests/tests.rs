@@ -5,6 +5,8 @@ mod support;
 
 /// Audit records written by real tool calls, and the `audit` commands.
 mod audit_e2e;
+/// Confluence page headers, mentions, links, page URLs as ids, plain-word search, schemas.
+mod confluence_reads;
 /// `doctor` against healthy and broken homes.
 mod doctor;
 /// `install` into temp copies of each client's config file.
@@ -25,6 +27,8 @@ mod summarize;
 mod summarize_search;
 /// Every read tool on Cloud and Data Center.
 mod tools;
+/// stdin framing, malformed JSON-RPC, signals.
+mod transport;
 /// 429/503 retries, rate-limit exhaustion, upstream errors, redirects.
 mod upstream;
 /// Every write tool, bulk create, confirmations, policy on writes, and resume after a crash.

@@ -6,6 +6,9 @@ use serde_json::json;
 
 use crate::support::{Env, FLAVORS, Flavor, call, err, ok, text};
 
+/// Schemas with real bounds, lists as text, field names, issue links, approximate totals.
+mod agent_inputs;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jira_search_pages_through_a_whole_project() {
     for flavor in FLAVORS {

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::jira::User;
 use super::json::{array, id, offset_cursor, query_param, text, uint};
 use super::{Api, ApiError, Product, with_segments};
-use crate::atlassian::http::{ApiRequest, CallTrace};
+use crate::atlassian::http::{ApiRequest, CallTrace, MAX_GET_URL_BYTES};
 use crate::config::Deployment;
 use crate::sanitize::clean_excerpt;
 
@@ -64,6 +64,12 @@ pub struct Page {
     /// Who made the current version: on Cloud only the account id (v2 `version.authorId`;
     /// see [`Confluence::display_name`]), on Data Center with the name (`version.by`).
     pub last_editor: Option<User>,
+    /// Who created the page (Cloud `authorId`: id only; Data Center `history.createdBy`).
+    pub author: Option<User>,
+    /// Label names.
+    pub labels: Vec<String>,
+    /// The parent page's title, when the response carries it (Data Center ancestors).
+    pub parent_title: Option<String>,
 }
 
 /// A space.
@@ -115,7 +121,11 @@ impl<'a> Confluence<'a> {
         Some(format!("{base}{webui}"))
     }
 
-    /// One page of CQL search results.
+    /// One page of CQL search results, never more than `limit` hits whatever the site sends.
+    ///
+    /// Confluence's search takes CQL only in the URL (GET): CQL that would make the URL
+    /// longer than [`MAX_GET_URL_BYTES`] is refused with [`ApiError::QueryTooLong`] without
+    /// sending anything.
     pub async fn search(
         &self,
         trace: &CallTrace,
@@ -135,10 +145,28 @@ impl<'a> Confluence<'a> {
             let start = offset_cursor(Product::Confluence, cursor, "cursor")?;
             req = req.query("start", start.to_string());
         }
+        let url_len = req.url_len();
+        if url_len > MAX_GET_URL_BYTES {
+            let bytes: usize = url::form_urlencoded::byte_serialize(cql.as_bytes())
+                .map(str::len)
+                .sum();
+            return Err(ApiError::QueryTooLong {
+                product: Product::Confluence,
+                language: "CQL",
+                chars: cql.chars().count(),
+                bytes,
+                max_bytes: MAX_GET_URL_BYTES.saturating_sub(url_len - bytes),
+            });
+        }
         let body = self.api.http.send(trace, req).await?;
         let Some(raw) = body.get("results").and_then(Value::as_array) else {
             return Err(decode("search response has no `results` array"));
         };
+        // A site that sends more than asked is cut to the request (offset paging continues
+        // right after what was kept; Cloud's cursor is opaque and stays as sent).
+        let kept = raw.len().min(usize::try_from(limit).unwrap_or(usize::MAX));
+        let cut = kept < raw.len();
+        let raw = &raw[..kept];
         let results = raw
             .iter()
             .map(|r| {
@@ -174,10 +202,12 @@ impl<'a> Confluence<'a> {
             next_link.and_then(|n| query_param(&n, "cursor"))
         } else {
             let start = uint(&body, "start").unwrap_or(0);
-            let size = uint(&body, "size").unwrap_or(raw.len() as u64);
+            let size = uint(&body, "size")
+                .unwrap_or(raw.len() as u64)
+                .min(raw.len() as u64);
             let total = uint(&body, "totalSize");
             let next = start.saturating_add(size);
-            let more = next_link.is_some() || total.is_some_and(|t| next < t);
+            let more = cut || next_link.is_some() || total.is_some_and(|t| next < t);
             (more && size > 0).then(|| next.to_string())
         };
         Ok(SearchResults {
@@ -195,6 +225,7 @@ impl<'a> Confluence<'a> {
                     ApiRequest::get(Product::Confluence, self.url(&["api", "v2", kind, page_id]))
                         .scope("read:page:confluence")
                         .query("body-format", "storage")
+                        .query("include-labels", "true")
                 };
                 // Search returns pages and blog posts alike; v2 keeps them apart.
                 let body = match self.api.http.send(trace, get("pages")).await {
@@ -223,6 +254,18 @@ impl<'a> Confluence<'a> {
                         id: Some(id),
                         ..User::default()
                     }),
+                    author: text(&body, "authorId").map(|id| User {
+                        id: Some(id),
+                        ..User::default()
+                    }),
+                    labels: body
+                        .get("labels")
+                        .map(|l| array(l, "results"))
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|l| text(l, "name"))
+                        .collect(),
+                    parent_title: None,
                 })
             }
             Deployment::DataCenter => {
@@ -231,7 +274,10 @@ impl<'a> Confluence<'a> {
                     self.url(&["rest", "api", "content", page_id]),
                 )
                 .scope("read:page:confluence")
-                .query("expand", "body.storage,version,space,ancestors");
+                .query(
+                    "expand",
+                    "body.storage,version,space,ancestors,history,metadata.labels",
+                );
                 let body = self.api.http.send(trace, req).await?;
                 let space_key = body.get("space").and_then(|s| text(s, "key"));
                 let version = body.get("version");
@@ -243,6 +289,21 @@ impl<'a> Confluence<'a> {
                     version: version.and_then(|v| uint(v, "number")),
                     updated: version.and_then(|v| text(v, "when")),
                     parent_id: array(&body, "ancestors").last().and_then(|a| id(a, "id")),
+                    parent_title: array(&body, "ancestors")
+                        .last()
+                        .and_then(|a| text(a, "title")),
+                    author: body
+                        .get("history")
+                        .and_then(|h| h.get("createdBy"))
+                        .and_then(User::from_json),
+                    labels: body
+                        .get("metadata")
+                        .and_then(|m| m.get("labels"))
+                        .map(|l| array(l, "results"))
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|l| text(l, "name"))
+                        .collect(),
                     storage: storage_body(&body),
                     url: self.web(body.get("_links").and_then(|l| text(l, "webui"))),
                     last_editor: version.and_then(|v| v.get("by")).and_then(User::from_json),
@@ -255,25 +316,93 @@ impl<'a> Confluence<'a> {
     /// nothing). `None` on Data Center (its pages name their editors already), and when the
     /// lookup fails — a missing name never fails a read.
     pub async fn display_name(&self, trace: &CallTrace, account_id: &str) -> Option<String> {
-        if self.api.deployment != Deployment::Cloud {
-            return None;
+        self.display_names(trace, &[account_id.to_string()])
+            .await
+            .remove(account_id)
+    }
+
+    /// Display names of the given users: on Cloud account ids, in one v2 `POST /users-bulk`
+    /// (at most 250 ids); on Data Center user keys, one `GET /rest/api/user?key=` each (at most
+    /// 20, a few at a time). Users that cannot be looked up are left out: a missing name never
+    /// fails a read.
+    pub async fn display_names(
+        &self,
+        trace: &CallTrace,
+        account_ids: &[String],
+    ) -> std::collections::HashMap<String, String> {
+        let mut names = std::collections::HashMap::new();
+        if self.api.deployment == Deployment::DataCenter {
+            let keys: Vec<String> = account_ids.iter().take(20).cloned().collect();
+            for chunk in keys.chunks(4) {
+                let found =
+                    futures::future::join_all(chunk.iter().map(|k| self.dc_user_name(trace, k)))
+                        .await;
+                names.extend(found.into_iter().flatten());
+            }
+            return names;
+        }
+        let ids: Vec<&String> = account_ids.iter().take(250).collect();
+        if ids.is_empty() {
+            return names;
         }
         let mut req = ApiRequest::post(Product::Confluence, self.url(&["api", "v2", "users-bulk"]))
             .scope("read:user:confluence")
-            .json(serde_json::json!({ "accountIds": [account_id] }));
+            .json(serde_json::json!({ "accountIds": ids }));
         // A read sent as POST: repeating it is harmless.
         req.idempotent = true;
         let body = match self.api.http.send(trace, req).await {
             Ok(body) => body,
             Err(e) => {
-                tracing::debug!("user {account_id} lookup failed: {}", e.user_message());
-                return None;
+                tracing::debug!("user lookup failed: {}", e.user_message());
+                return names;
             }
         };
-        array(&body, "results")
-            .iter()
-            .find(|u| text(u, "accountId").as_deref() == Some(account_id))
-            .and_then(|u| text(u, "displayName").or_else(|| text(u, "publicName")))
+        for u in array(&body, "results") {
+            if let (Some(id), Some(name)) = (
+                text(u, "accountId"),
+                text(u, "displayName").or_else(|| text(u, "publicName")),
+            ) {
+                names.insert(id, name);
+            }
+        }
+        names
+    }
+
+    /// One Data Center user's display name by user key.
+    async fn dc_user_name(&self, trace: &CallTrace, key: &str) -> Option<(String, String)> {
+        let req = ApiRequest::get(Product::Confluence, self.url(&["rest", "api", "user"]))
+            .scope("read:confluence-user")
+            .query("key", key);
+        let body = self.api.http.send(trace, req).await.ok()?;
+        Some((key.to_string(), text(&body, "displayName")?))
+    }
+
+    /// A page's title alone (Cloud v2, no body): for naming a parent. `None` when it cannot be
+    /// read — a missing title never fails a read.
+    pub async fn page_title(&self, trace: &CallTrace, page_id: &str) -> Option<String> {
+        let req = match self.api.deployment {
+            Deployment::Cloud => ApiRequest::get(
+                Product::Confluence,
+                self.url(&["api", "v2", "pages", page_id]),
+            )
+            .scope("read:page:confluence"),
+            Deployment::DataCenter => ApiRequest::get(
+                Product::Confluence,
+                self.url(&["rest", "api", "content", page_id]),
+            )
+            .scope("read:page:confluence"),
+        };
+        let body = self.api.http.send(trace, req).await.ok()?;
+        text(&body, "title")
+    }
+
+    /// The wiki's base URL for links people open (`…/wiki` on Cloud, the Data Center base).
+    pub fn wiki_base(&self) -> String {
+        self.api
+            .confluence_web
+            .as_str()
+            .trim_end_matches('/')
+            .to_string()
     }
 
     /// Spaces, optionally only those with the given keys.
@@ -294,6 +423,7 @@ impl<'a> Confluence<'a> {
                 let body = self.api.http.send(trace, req).await?;
                 let spaces = array(&body, "results")
                     .iter()
+                    .take(usize::try_from(limit).unwrap_or(usize::MAX))
                     .filter_map(|s| {
                         Some(Space {
                             id: id(s, "id"),
@@ -326,7 +456,8 @@ impl<'a> Confluence<'a> {
                     req = req.query("spaceKey", k.as_str());
                 }
                 let body = self.api.http.send(trace, req).await?;
-                let raw = array(&body, "results");
+                let all = array(&body, "results");
+                let raw = &all[..all.len().min(usize::try_from(limit).unwrap_or(usize::MAX))];
                 let spaces = raw
                     .iter()
                     .filter_map(|s| {
@@ -341,8 +472,11 @@ impl<'a> Confluence<'a> {
                         })
                     })
                     .collect();
-                let has_next = body.get("_links").and_then(|l| text(l, "next")).is_some();
-                let size = uint(&body, "size").unwrap_or(raw.len() as u64);
+                let has_next = raw.len() < all.len()
+                    || body.get("_links").and_then(|l| text(l, "next")).is_some();
+                let size = uint(&body, "size")
+                    .unwrap_or(raw.len() as u64)
+                    .min(raw.len() as u64);
                 Ok(SpaceList {
                     spaces,
                     next_cursor: (has_next && size > 0)

@@ -42,7 +42,7 @@ pub enum ApiError {
         /// The server's messages (`errorMessages`, field errors as `field: message`, titles…).
         messages: Vec<String>,
     },
-    /// 429/503 persisted past the retry budget.
+    /// 429/503 persisted past the retry budget, or asked for a longer wait than is left of it.
     #[error("{} is rate limiting requests (HTTP {status})", product.name())]
     RateLimited {
         /// Which product.
@@ -51,6 +51,37 @@ pub enum ApiError {
         status: u16,
         /// How long the server asked us to wait, if it said.
         retry_after: Option<Duration>,
+        /// When that wait ends (the answer's time plus `retry_after`), for waits of a second
+        /// or more.
+        retry_at: Option<time::OffsetDateTime>,
+        /// True when the call gave up at once because the asked wait is longer than what is
+        /// left of its retry budget, rather than after using its retries up.
+        wait_too_long: bool,
+    },
+    /// A successful answer was longer than the request's limit; the rest was never read.
+    #[error("{} sent more than {} for {request}", product.name(), size_text(*limit))]
+    TooLarge {
+        /// Which product.
+        product: Product,
+        /// The limit in bytes.
+        limit: usize,
+        /// Method and path (no query, no host), e.g. `GET /rest/api/3/search/jql`.
+        request: String,
+    },
+    /// A query too long to send: the endpoint takes it only in the URL (Confluence's CQL
+    /// search is GET-only), and the URL would pass what servers and proxies accept.
+    #[error("{language} too long ({chars} chars; at most {max_bytes} bytes fit once encoded)")]
+    QueryTooLong {
+        /// Which product.
+        product: Product,
+        /// `CQL` or `JQL`.
+        language: &'static str,
+        /// Length of the query in characters.
+        chars: usize,
+        /// Length of the query once URL-encoded.
+        bytes: usize,
+        /// Most URL-encoded bytes of query that fit in the URL.
+        max_bytes: usize,
     },
     /// No response: timeout, refused connection, TLS failure.
     #[error("could not reach {}: {message}", product.name())]
@@ -91,6 +122,39 @@ pub enum ApiError {
         /// Which field failed and why.
         message: String,
     },
+}
+
+/// `16 MiB`, `64 KiB` or `1000 bytes`.
+fn size_text(bytes: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// A wait as a person would say it: `45 s`, `20 min`, `5 h`, `11 days` (rounded down).
+fn wait_text(wait: Duration) -> String {
+    let secs = wait.as_secs().max(1);
+    match secs {
+        0..180 => format!("{secs} s"),
+        180..10_800 => format!("{} min", secs / 60),
+        10_800..259_200 => format!("{} h", secs / 3600),
+        _ => format!("{} days", secs / 86_400),
+    }
+}
+
+/// `2026-12-01 10:00 UTC`.
+fn time_text(t: time::OffsetDateTime) -> Option<String> {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute] UTC"
+        ))
+        .ok()
 }
 
 fn summary(messages: &[String]) -> String {
@@ -138,6 +202,12 @@ impl ApiError {
                     404 => format!("not found in {name} (404): {detail}"),
                     410 => format!("{name} says this API has been removed (410: {detail})"),
                     413 => format!("{name} says the request is too large (413: {detail})"),
+                    414 => format!(
+                        "{name} refused the request because its URL is too long (414: {detail}); shorten the query (fewer terms or values)"
+                    ),
+                    431 => format!(
+                        "{name} refused the request because its headers are too large (431: {detail})"
+                    ),
                     s if *s >= 500 => {
                         format!("{name} had a server error ({s}: {detail}); try again shortly")
                     }
@@ -148,16 +218,49 @@ impl ApiError {
                 product,
                 status,
                 retry_after,
+                retry_at,
+                wait_too_long,
             } => {
-                let when = match retry_after {
-                    Some(d) => format!("try again in about {} s", d.as_secs().max(1)),
-                    None => "try again in a minute".to_string(),
-                };
-                format!(
-                    "{} is rate limiting requests (HTTP {status}) and retries were used up; {when}",
-                    product.name()
-                )
+                let name = product.name();
+                let after = retry_at.and_then(time_text);
+                match (retry_after, after) {
+                    (Some(wait), after) if *wait_too_long => {
+                        let when = after
+                            .map(|t| format!("try again after {t}"))
+                            .unwrap_or_else(|| "try again later".to_string());
+                        format!(
+                            "{name} is rate limiting requests (HTTP {status}): Atlassian asks to wait {}, longer than one tool call may wait; {when}",
+                            wait_text(*wait)
+                        )
+                    }
+                    (Some(wait), Some(t)) => format!(
+                        "{name} is rate limiting requests (HTTP {status}) and retries were used up; try again after {t} (in about {})",
+                        wait_text(*wait)
+                    ),
+                    _ => format!(
+                        "{name} is rate limiting requests (HTTP {status}) and retries were used up; try again in a minute"
+                    ),
+                }
             }
+            ApiError::TooLarge {
+                product,
+                limit,
+                request,
+            } => format!(
+                "{} sent more than {} for {request}, more than the bridge reads from one answer; ask for fewer results or fields, or narrow the query",
+                product.name(),
+                size_text(*limit)
+            ),
+            ApiError::QueryTooLong {
+                product,
+                language,
+                chars,
+                bytes,
+                max_bytes,
+            } => format!(
+                "{language} too long ({chars} chars, {bytes} bytes once URL-encoded; at most {max_bytes} fit): {} takes this query only in the URL, so it was not sent; shorten it (fewer terms or values)",
+                product.name()
+            ),
             ApiError::Transport {
                 product,
                 message,
@@ -240,6 +343,44 @@ mod tests {
             vec!["502 Bad Gateway".to_string()]
         );
         assert!(parse_error_body(b"").is_empty());
+    }
+
+    #[test]
+    fn waits_sizes_and_rate_limit_messages() {
+        assert_eq!(wait_text(Duration::ZERO), "1 s");
+        assert_eq!(wait_text(Duration::from_secs(120)), "120 s");
+        assert_eq!(wait_text(Duration::from_secs(1200)), "20 min");
+        assert_eq!(wait_text(Duration::from_secs(18_000)), "5 h");
+        assert_eq!(wait_text(Duration::from_secs(1_000_000)), "11 days");
+        assert_eq!(size_text(16 * 1024 * 1024), "16 MiB");
+        assert_eq!(size_text(64 * 1024), "64 KiB");
+        assert_eq!(size_text(1000), "1000 bytes");
+        let at = time::macros::datetime!(2026-12-01 10:00 UTC);
+        let long = ApiError::RateLimited {
+            product: Product::Jira,
+            status: 429,
+            retry_after: Some(Duration::from_secs(1_000_000)),
+            retry_at: Some(at),
+            wait_too_long: true,
+        };
+        assert_eq!(
+            long.user_message(),
+            "Jira is rate limiting requests (HTTP 429): Atlassian asks to wait 11 days, longer than one tool call may wait; try again after 2026-12-01 10:00 UTC"
+        );
+        let used_up = ApiError::RateLimited {
+            product: Product::Confluence,
+            status: 503,
+            retry_after: None,
+            retry_at: None,
+            wait_too_long: false,
+        };
+        assert!(
+            used_up
+                .user_message()
+                .ends_with("retries were used up; try again in a minute"),
+            "{}",
+            used_up.user_message()
+        );
     }
 
     #[test]

@@ -1,5 +1,10 @@
-//! The one HTTP client: auth header, User-Agent, timeouts, redirect rule, retries, and
-//! reporting of every request to the tool call that made it.
+//! The one HTTP client: auth header, User-Agent, timeouts, redirect rule, retries, response
+//! size limits, and reporting of every request to the tool call that made it.
+//!
+//! Limits (see the constants): a successful answer is read as a stream and abandoned past
+//! [`MAX_BODY_BYTES`] (16 MiB) unless the request sets its own; an error answer is read up to
+//! 64 KiB (its messages are all that is used); a GET whose URL would pass
+//! [`MAX_GET_URL_BYTES`] is for the caller to send another way (Jira search: POST) or refuse.
 
 use std::time::{Duration, Instant};
 
@@ -14,8 +19,28 @@ use crate::secret::Secret;
 use crate::upstream::parse_error_body;
 pub use crate::upstream::{CallTrace, RetryPolicy, USER_AGENT};
 
-/// Largest response body we accept (protects memory against a misbehaving server).
-const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+mod response;
+#[cfg(test)]
+mod tests;
+
+use response::{Body, describe_transport_error, parse_retry_after, read_body};
+
+/// Most bytes read from one successful answer, unless the request sets its own limit
+/// ([`ApiRequest::max_body`]). A search page of 100 issues with the fields the bridge asks for
+/// is well under 2 MiB, and Confluence refuses to store pages over 5 MB, so 16 MiB leaves room
+/// for any real answer while a site that ignores `maxResults` (a 43 MB answer to
+/// `maxResults=1` has been seen) fails fast instead of being buffered and parsed.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Most bytes read from an error answer: only its messages are used (each clipped to 500
+/// characters), so the rest of a huge error page is left unread.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// Longest URL, query included, the bridge sends as a GET. Tomcat (under Jira and Confluence
+/// Data Center), Apache, nginx and most proxies refuse request heads over 8 KiB — request line
+/// and headers together — and an OAuth bearer header alone is 1–2 KB, so 6,000 bytes keeps
+/// clear of them. Longer JQL searches go by POST; longer CQL (GET-only) is refused up front.
+pub const MAX_GET_URL_BYTES: usize = 6_000;
 
 /// How credentials are presented.
 #[derive(Debug, Clone)]
@@ -86,6 +111,9 @@ pub struct ApiRequest {
     /// would act twice. 429 and 503 are retried whatever this says: both mean the request was
     /// turned away before it was handled.
     pub idempotent: bool,
+    /// Most bytes read from a successful answer ([`MAX_BODY_BYTES`] unless set with
+    /// [`ApiRequest::max_body`]); past it the request fails with [`ApiError::TooLarge`].
+    pub max_body: usize,
 }
 
 impl ApiRequest {
@@ -103,6 +131,7 @@ impl ApiRequest {
             body: None,
             scope: None,
             idempotent,
+            max_body: MAX_BODY_BYTES,
         }
     }
 
@@ -132,6 +161,33 @@ impl ApiRequest {
     pub fn not_idempotent(mut self) -> Self {
         self.idempotent = false;
         self
+    }
+
+    /// Marks a POST that only reads (a search sent by POST because its query is too long for
+    /// a URL) as safe to repeat, so a 502/504 is retried like the GET it stands for.
+    pub fn safe_to_repeat(mut self) -> Self {
+        self.idempotent = true;
+        self
+    }
+
+    /// Sets the most bytes read from a successful answer (default [`MAX_BODY_BYTES`]).
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Length in bytes of the URL as it will be sent, query string included (encoded the way
+    /// the client encodes it), to compare with [`MAX_GET_URL_BYTES`].
+    pub fn url_len(&self) -> usize {
+        let mut url = self.url.clone();
+        if !self.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(
+                self.query
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.as_str())),
+            );
+        }
+        url.as_str().len()
     }
 
     /// Names the OAuth scope the endpoint needs.
@@ -279,9 +335,18 @@ impl HttpClient {
                     // timeout will not heal within one tool call, and the model should hear
                     // about it at once.
                     trace.record(&req.method, &path, 0, elapsed);
+                    let mut message = describe_transport_error(&e);
+                    let url_len = req.url_len();
+                    if url_len > MAX_GET_URL_BYTES {
+                        // Some proxies drop a request whose head is too long instead of
+                        // answering 414: say so rather than blame the network alone.
+                        message.push_str(&format!(
+                            "; the request URL was {url_len} bytes, which a server or proxy may refuse for its length"
+                        ));
+                    }
                     return Err(ApiError::Transport {
                         product,
-                        message: describe_transport_error(&e),
+                        message,
                         timeout: e.is_timeout(),
                     });
                 }
@@ -303,7 +368,8 @@ impl HttpClient {
             }
             if rate_limited || transient {
                 let retry_after = parse_retry_after(response.headers());
-                let wait = retry_after.unwrap_or_else(|| self.backoff(attempt));
+                let wait = self.wait_before_retry(retry_after, attempt);
+                let wait_left = trace.wait_left(&self.retry);
                 if trace.take_retry(&self.retry, wait) {
                     attempt += 1;
                     tracing::debug!(%path, status = status.as_u16(), ?wait, "retrying");
@@ -311,10 +377,20 @@ impl HttpClient {
                     continue;
                 }
                 if rate_limited {
+                    // "Try again after" only means something for a wait of a second or more.
+                    let retry_at = retry_after
+                        .filter(|d| d.as_secs() >= 1)
+                        .and_then(|d| time::Duration::try_from(d).ok())
+                        .and_then(|d| time::OffsetDateTime::now_utc().checked_add(d));
                     return Err(ApiError::RateLimited {
                         product,
                         status: status.as_u16(),
                         retry_after,
+                        retry_at,
+                        // Asked for more than the budget has left while retries remained:
+                        // the wait itself is the reason, so the message leads with it.
+                        wait_too_long: !wait_left.is_zero()
+                            && retry_after.is_some_and(|d| d > wait_left),
                     });
                 }
             }
@@ -328,11 +404,37 @@ impl HttpClient {
                     .unwrap_or_else(|| "an unknown location".to_string());
                 return Err(ApiError::Redirect { product, location });
             }
-            let body = read_body(response, product).await;
+            // A success (or an error whose body carries results) is read whole up to the
+            // request's limit; any other error only for its messages.
+            let whole = status.is_success()
+                || (status != StatusCode::UNAUTHORIZED && accept.contains(&status.as_u16()));
+            let limit = if whole {
+                req.max_body
+            } else {
+                MAX_ERROR_BODY_BYTES
+            };
+            let body = read_body(response, limit, !whole).await;
             if !transient {
                 trace.record(&req.method, &path, status.as_u16(), started.elapsed());
             }
-            let body = body?;
+            let body = match body {
+                Ok(Body::Complete(bytes)) => bytes,
+                Ok(Body::Cut(bytes)) if !whole => bytes,
+                Ok(Body::Cut(_)) => {
+                    return Err(ApiError::TooLarge {
+                        product,
+                        limit: req.max_body,
+                        request: format!("{} {path}", req.method),
+                    });
+                }
+                Err(e) => {
+                    return Err(ApiError::Transport {
+                        product,
+                        message: describe_transport_error(&e),
+                        timeout: e.is_timeout(),
+                    });
+                }
+            };
             if !status.is_success() {
                 let messages = parse_error_body(&body);
                 if status == StatusCode::UNAUTHORIZED {
@@ -394,144 +496,22 @@ impl HttpClient {
         }
     }
 
+    /// How long to wait before retrying: the server's `Retry-After` when it is at least the
+    /// policy's floor; a jittered wait between one and two floors when it asks for less (`0`,
+    /// a date already past), so retries never come in a burst; the jittered exponential
+    /// backoff (never under the floor) when it gives none.
+    fn wait_before_retry(&self, retry_after: Option<Duration>, attempt: u32) -> Duration {
+        let floor = self.retry.min_wait();
+        match retry_after {
+            Some(asked) if asked >= floor => asked,
+            Some(_) => floor.mul_f64(1.0 + rand::random::<f64>()),
+            None => self.backoff(attempt).max(floor),
+        }
+    }
+
     fn backoff(&self, attempt: u32) -> Duration {
         let base = self.retry.base_backoff.as_secs_f64() * 2f64.powi(attempt.min(8) as i32);
         let jitter = 0.7 + rand::random::<f64>() * 0.6;
         Duration::from_secs_f64((base * jitter).min(self.retry.max_wait.as_secs_f64()))
-    }
-}
-
-/// Reads the body with a running size cap, so a chunked response cannot grow without bound.
-async fn read_body(mut response: reqwest::Response, product: Product) -> Result<Vec<u8>, ApiError> {
-    let too_large = || ApiError::Decode {
-        product,
-        message: format!("response larger than {MAX_BODY_BYTES} bytes"),
-    };
-    if response
-        .content_length()
-        .is_some_and(|len| len > MAX_BODY_BYTES as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(body),
-            Err(e) => {
-                return Err(ApiError::Transport {
-                    product,
-                    message: describe_transport_error(&e),
-                    timeout: e.is_timeout(),
-                });
-            }
-        }
-    }
-}
-
-/// A transport error without the URL's query string (which could carry user text) or credentials.
-fn describe_transport_error(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "the response body could not be read"
-    } else {
-        "request failed"
-    };
-    match e.url() {
-        Some(url) => format!(
-            "{kind}: {}{}",
-            url.origin().ascii_serialization(),
-            url.path()
-        ),
-        None => kind.to_string(),
-    }
-}
-
-/// Reads `Retry-After` as delta-seconds or an HTTP date.
-fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    // Anything beyond a day is treated as a day: the call gives up either way, and the
-    // message should not promise a wait measured in centuries.
-    const MAX: u64 = 86_400;
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs.min(MAX)));
-    }
-    let when =
-        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
-    let delta = when - time::OffsetDateTime::now_utc();
-    Some(Duration::from_secs_f64(
-        delta.as_seconds_f64().clamp(0.0, MAX as f64),
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_seconds_and_date() {
-        let mut h = HeaderMap::new();
-        h.insert("retry-after", HeaderValue::from_static("7"));
-        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(
-            "retry-after",
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(parse_retry_after(&h), Some(Duration::ZERO));
-        h.insert("retry-after", HeaderValue::from_static("soon"));
-        assert_eq!(parse_retry_after(&h), None);
-    }
-
-    #[test]
-    fn budget_limits_retries_and_wait() {
-        let policy = RetryPolicy::default();
-        let trace = CallTrace::new();
-        assert!(trace.take_retry(&policy, Duration::from_secs(20)));
-        assert!(!trace.take_retry(&policy, Duration::from_secs(11)));
-        for _ in 0..3 {
-            assert!(trace.take_retry(&policy, Duration::from_secs(1)));
-        }
-        assert!(
-            !trace.take_retry(&policy, Duration::ZERO),
-            "fifth retry refused"
-        );
-    }
-
-    #[test]
-    fn only_idempotent_requests_retry_gateway_errors() {
-        let url = Url::parse("https://x.invalid/").unwrap();
-        assert!(ApiRequest::get(Product::Jira, url.clone()).idempotent);
-        assert!(!ApiRequest::post(Product::Jira, url.clone()).idempotent);
-        assert!(ApiRequest::put(Product::Jira, url.clone()).idempotent);
-        let put = ApiRequest::put(Product::Jira, url)
-            .json(serde_json::json!({"a": 1}))
-            .not_idempotent();
-        assert!(!put.idempotent);
-        assert_eq!(put.body, Some(serde_json::json!({"a": 1})));
-    }
-
-    #[test]
-    fn auth_header_is_sensitive_and_debug_hides_it() {
-        let c = Credentials::Basic {
-            email: "me@x.com".into(),
-            token: Secret::new("tok"),
-        };
-        let h = c.header().unwrap();
-        assert!(h.is_sensitive());
-        let client = HttpClient::new(&c, RetryPolicy::default(), Duration::from_secs(5)).unwrap();
-        let shown = format!("{client:?}");
-        assert!(!shown.contains("bWVAeC5jb206dG9r"), "{shown}");
     }
 }

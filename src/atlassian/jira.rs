@@ -1,16 +1,21 @@
 //! Jira calls (search, issue, projects, create metadata, myself) for Cloud (REST v3) and
 //! Data Center (REST v2), normalized into one set of types; [`SearchScan`] (in `jira/scan.rs`)
 //! pages through a whole result set.
+//!
+//! Lists never come back longer than asked, whatever the site sends (a site that ignores
+//! `maxResults` is cut to it), and a search whose JQL makes the URL too long goes by POST.
 
 use serde_json::Value;
 
-use super::json::{array, id, name_of, offset_cursor, strings, text, uint};
+use super::json::{array, id, name_of, strings, text, uint};
 use super::{Api, ApiError, Product, with_segments};
 use crate::atlassian::http::{ApiRequest, CallTrace};
 use crate::config::Deployment;
 use crate::convert;
 
+pub mod fields;
 mod scan;
+mod search;
 pub use scan::{SCAN_PAGE_SIZE, SearchScan};
 
 /// Fields every search asks for (Cloud's enhanced search returns only `id` by default).
@@ -251,6 +256,8 @@ pub struct SearchPage {
     pub next_page_token: Option<String>,
     /// Total matches when the server reports it (Data Center only).
     pub total: Option<u64>,
+    /// The site sent more issues than asked for; those past `max_results` were dropped.
+    pub cut: bool,
 }
 
 /// A comment.
@@ -434,64 +441,6 @@ impl<'a> Jira<'a> {
         SearchScan::new(*self, jql, fields, limit)
     }
 
-    async fn search_raw(
-        &self,
-        trace: &CallTrace,
-        jql: &str,
-        fields: &[&str],
-        extra_fields: &[String],
-        max_results: u32,
-        page_token: Option<&str>,
-    ) -> Result<SearchPage, ApiError> {
-        let fields = fields.join(",");
-        let body = match self.api.deployment {
-            Deployment::Cloud => {
-                let req = ApiRequest::get(Product::Jira, self.url(&["search", "jql"]))
-                    .scope("read:jira-work")
-                    .query("jql", jql)
-                    .query("maxResults", max_results.to_string())
-                    .query("fields", fields)
-                    .query_opt("nextPageToken", page_token);
-                self.get(trace, req).await?
-            }
-            Deployment::DataCenter => {
-                let start = offset_cursor(Product::Jira, page_token, "next_page_token")?;
-                let req = ApiRequest::get(Product::Jira, self.url(&["search"]))
-                    .scope("read:jira-work")
-                    .query("jql", jql)
-                    .query("startAt", start.to_string())
-                    .query("maxResults", max_results.to_string())
-                    .query("fields", fields);
-                self.get(trace, req).await?
-            }
-        };
-        let Some(raw) = body.get("issues").and_then(Value::as_array) else {
-            return Err(decode("search response has no `issues` array"));
-        };
-        let issues: Vec<Issue> = raw
-            .iter()
-            .filter_map(|i| Issue::from_json(i, extra_fields))
-            .collect();
-        let (next_page_token, total) = match self.api.deployment {
-            Deployment::Cloud => {
-                let last = body.get("isLast").and_then(Value::as_bool).unwrap_or(false);
-                (text(&body, "nextPageToken").filter(|_| !last), None)
-            }
-            Deployment::DataCenter => {
-                let start = uint(&body, "startAt").unwrap_or(0);
-                let total = uint(&body, "total");
-                let next = start.saturating_add(raw.len() as u64);
-                let more = total.is_some_and(|t| next < t) && !raw.is_empty();
-                (more.then(|| next.to_string()), total)
-            }
-        };
-        Ok(SearchPage {
-            issues,
-            next_page_token,
-            total,
-        })
-    }
-
     /// One issue with what `include` asks for.
     pub async fn issue(
         &self,
@@ -499,46 +448,7 @@ impl<'a> Jira<'a> {
         key: &str,
         include: IssueInclude,
     ) -> Result<IssueDetail, ApiError> {
-        let mut expand = Vec::new();
-        if include.changelog {
-            expand.push("changelog");
-        }
-        if include.transitions {
-            expand.push("transitions");
-        }
-        let req = ApiRequest::get(Product::Jira, self.url(&["issue", key]))
-            .scope("read:jira-work")
-            .query("fields", ISSUE_FIELDS.join(","))
-            .query_opt("expand", (!expand.is_empty()).then(|| expand.join(",")));
-        let body = self.get(trace, req).await?;
-        let issue =
-            Issue::from_json(&body, &[]).ok_or_else(|| decode("issue response has no `key`"))?;
-        let changelog = body
-            .get("changelog")
-            .map(|c| array(c, "histories"))
-            .unwrap_or(&[])
-            .iter()
-            .map(|h| Change {
-                author: h.get("author").and_then(User::from_json),
-                created: text(h, "created"),
-                items: array(h, "items")
-                    .iter()
-                    .filter_map(|i| {
-                        Some((
-                            text(i, "field")?,
-                            text(i, "fromString"),
-                            text(i, "toString"),
-                        ))
-                    })
-                    .collect(),
-            })
-            .collect();
-        let transitions = parse_transitions(&body);
-        Ok(IssueDetail {
-            issue,
-            changelog,
-            transitions,
-        })
+        self.issue_with_fields(trace, key, include, &[]).await
     }
 
     /// The latest `limit` comments (returned oldest first) and the total count.
@@ -553,8 +463,10 @@ impl<'a> Jira<'a> {
             .query("orderBy", "-created")
             .query("maxResults", limit.to_string());
         let body = self.get(trace, req).await?;
+        // Asked newest first: a site that sends more than `limit` is cut to the newest.
         let mut comments: Vec<Comment> = array(&body, "comments")
             .iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .map(|c| Comment {
                 id: id(c, "id"),
                 author: c.get("author").and_then(User::from_json),
@@ -608,7 +520,11 @@ impl<'a> Jira<'a> {
                     Err(e) => return Err(e),
                 };
                 Ok(ProjectList {
-                    projects: array(&body, "values").iter().filter_map(parse).collect(),
+                    projects: array(&body, "values")
+                        .iter()
+                        .take(usize::try_from(max_results).unwrap_or(usize::MAX))
+                        .filter_map(parse)
+                        .collect(),
                     total: uint(&body, "total"),
                 })
             }

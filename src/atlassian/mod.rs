@@ -3,7 +3,8 @@
 //! Cloud vs Data Center differences (REST v3 + ADF vs v2 + wiki markup, token vs offset paging,
 //! Confluence v2 vs `/rest/api/content`) are resolved here, so the MCP tools above see one shape.
 //!
-//! - [`http`]: [`http::HttpClient`] (auth, retries, redirects) and [`http::CallTrace`].
+//! - [`http`]: [`http::HttpClient`] (auth, retries, redirects, the 16 MiB per-answer body
+//!   limit, the 6,000-byte GET URL limit) and [`http::CallTrace`].
 //! - [`error`]: [`ApiError`] and the error-body parser.
 //! - [`jira`], [`confluence`]: the calls and their normalized results.
 //! - [`jira_write`], [`confluence_write`]: creates, edits, comments, transitions and page

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+use crate::audit::perms::{self, PermsReport};
 use crate::audit::record::{
     AuditRecord, Entry, RECORD_VERSION, ZERO_HASH, chain_hash, jcs_sha256, round_ms,
 };
@@ -80,6 +81,8 @@ struct Inner {
     session: String,
     pid: u32,
     lock_path: PathBuf,
+    /// What opening found about the permissions of existing log files (for `doctor`).
+    perms: PermsReport,
     /// Serializes appends within this process (the file lock does the same across processes).
     writer: Mutex<()>,
 }
@@ -92,17 +95,22 @@ struct Tail {
 }
 
 impl AuditLog {
-    /// Prepares the log (creates its directory); records are written by [`AuditLog::append`].
+    /// Prepares the log: creates its directory (`0700`), and makes an existing directory and
+    /// existing log files private when other users can read them (or warns, once, on stderr
+    /// when it cannot; see [`crate::audit::perms`]). Records are written by [`AuditLog::append`].
     pub fn open(settings: &AuditSettings) -> Result<Self, AuditError> {
         if let Some(dir) = settings.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             create_private_dir(dir).map_err(|e| AuditError::io(dir, e))?;
         }
+        let perms = perms::secure(&settings.path);
+        perms.warn_once();
         Ok(Self {
             inner: Arc::new(Inner {
                 settings: settings.clone(),
                 session: uuid::Uuid::new_v4().to_string(),
                 pid: std::process::id(),
                 lock_path: lock_path(&settings.path),
+                perms,
                 writer: Mutex::new(()),
             }),
         })
@@ -116,6 +124,11 @@ impl AuditLog {
     /// The live log file this appender writes to.
     pub fn path(&self) -> &Path {
         &self.inner.settings.path
+    }
+
+    /// What [`AuditLog::open`] found and did about loose permissions (`doctor` reports it).
+    pub fn permissions(&self) -> &PermsReport {
+        &self.inner.perms
     }
 
     /// Appends one record (durable before returning when `fsync = true`) and returns it.
@@ -170,7 +183,11 @@ impl Inner {
             args,
             args_sha256,
             outcome: entry.outcome,
-            error: entry.error,
+            // Error texts can echo arguments: bounded always, opaque under `digest`.
+            error: entry
+                .error
+                .as_deref()
+                .map(|e| redact::error(e, self.settings.args)),
             duration_ms: round_ms(entry.duration_ms),
             upstream: entry
                 .upstream
@@ -671,6 +688,43 @@ mod tests {
         e.args = None;
         let r = log.append_blocking(e).unwrap();
         assert_eq!((r.args, r.args_sha256), (None, None));
+    }
+
+    /// Issue 4: an error that echoes a huge argument is bounded in every mode, and under
+    /// `digest` it keeps no text at all.
+    #[test]
+    fn error_text_is_bounded_and_follows_args_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = "SECRETPROJECT-".repeat(400_000);
+        let message = format!("`key` must look like PROJ-123, got `{key}`");
+        for mode in [ArgsMode::Full, ArgsMode::Redacted, ArgsMode::Digest] {
+            let path = dir.path().join(format!("err-{}.jsonl", mode.as_str()));
+            let log = AuditLog::open(&settings(&path, mode, 1 << 24, false)).unwrap();
+            let mut e = entry("jira_get_issue", 4);
+            e.args = Some(json!({"key": key}));
+            e.error = Some(message.clone());
+            let r = log.append_blocking(e).unwrap();
+            let stored = r.error.unwrap();
+            let chars = message.chars().count();
+            assert!(
+                stored.chars().count() <= 1100,
+                "{mode:?}: {} chars",
+                stored.len()
+            );
+            assert!(
+                stored.contains(&format!("{chars} chars]")),
+                "{mode:?}: {stored}"
+            );
+            match mode {
+                ArgsMode::Digest => assert!(!stored.contains("SECRETPROJECT"), "{stored}"),
+                ArgsMode::Redacted => assert!(stored.chars().count() < 150, "{stored}"),
+                ArgsMode::Full => assert!(stored.starts_with("`key` must look like"), "{stored}"),
+            }
+            if mode != ArgsMode::Full {
+                assert!(std::fs::metadata(&path).unwrap().len() < 4096);
+            }
+            verify_ok(&path, 1);
+        }
     }
 
     #[test]

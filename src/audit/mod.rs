@@ -4,14 +4,18 @@
 //! - [`record`]: the record shape (SPEC §6) and the hash rule.
 //! - [`redact`]: what of the arguments is written (`[audit].args`) and the secret-key rule.
 //! - [`log`]: [`AuditLog`], the appender used by the server.
-//! - [`reader`]: reading across rotated files, `verify`, query filters and stats.
+//! - [`perms`]: keeps an existing log file and directory private (tightens or warns).
+//! - [`reader`]: reading across rotated files (snapshots), query filters and stats.
+//! - [`verify`]: the hash-chain check behind `audit verify`, missing logs and anchors.
 //!
 //! The format is documented for people and other tools in `docs/audit.md`.
 
 pub mod log;
+pub mod perms;
 pub mod reader;
 pub mod record;
 pub mod redact;
+pub mod verify;
 
 pub use log::{AuditError, AuditLog};
 pub use record::{Actor, AuditRecord, ClientInfo, Entry, Outcome, Upstream};

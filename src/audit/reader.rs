@@ -1,4 +1,5 @@
-//! Reading the log across rotated files: verify, query, stats.
+//! Reading the log across rotated files: snapshots, query filters and stats (the chain check
+//! lives in [`crate::audit::verify`] and is re-exported here).
 //!
 //! Readers never block writers for long: [`Snapshot::take`] holds a shared lock on `<path>.lock`
 //! only while it opens every file and notes its length, then reads those open handles up to the
@@ -16,7 +17,11 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::audit::log::{highest_rotated, lock_path, rotated_path};
-use crate::audit::record::{AuditRecord, Outcome, RECORD_VERSION, ZERO_HASH, chain_hash};
+use crate::audit::record::{AuditRecord, Outcome, RECORD_VERSION, chain_hash};
+
+pub use crate::audit::verify::{
+    Anchor, Failure, VerifyReport, verify, verify_log, verify_snapshot,
+};
 
 /// Why the log could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +57,22 @@ pub struct Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} line {}", self.file.display(), self.line)
+        if self.line == 0 {
+            write!(f, "{}", self.file.display())
+        } else {
+            write!(f, "{} line {}", self.file.display(), self.line)
+        }
+    }
+}
+
+impl Location {
+    /// `FILE:LINE`, or `FILE` alone for problems with a whole file (line 0).
+    pub fn compact(&self) -> String {
+        if self.line == 0 {
+            self.file.display().to_string()
+        } else {
+            format!("{}:{}", self.file.display(), self.line)
+        }
     }
 }
 
@@ -324,143 +344,59 @@ fn hash_ok(object: &Map<String, Value>, record: &AuditRecord) -> bool {
     chain_hash(&record.prev, object).is_ok_and(|h| h == record.hash)
 }
 
-/// The first bad line found by [`verify`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Failure {
-    /// The file and 1-based line.
-    #[serde(flatten)]
-    pub at: Location,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
-/// What [`verify`] found.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct VerifyReport {
-    /// True when every record checked out.
-    pub ok: bool,
-    /// Records verified (before the failure, if any).
-    pub records: u64,
-    /// Files read, oldest first.
-    pub files: Vec<PathBuf>,
-    /// `seq` of the last good record.
-    pub last_seq: Option<u64>,
-    /// `hash` of the last good record (note it somewhere else to detect truncation later).
-    pub last_hash: Option<String>,
-    /// A torn last line that was tolerated.
-    pub torn: Option<Location>,
-    /// The first bad record.
-    pub failure: Option<Failure>,
-}
-
-/// Recomputes the hash chain across all files (SPEC §9): every record's hash, `prev` equal to the
-/// previous record's hash (zeros first), `seq` one more than the previous (1 first).
-pub fn verify(path: &Path) -> Result<VerifyReport, ReaderError> {
-    verify_snapshot(&Snapshot::take(path)?)
-}
-
-/// [`verify`] over an existing snapshot.
-pub fn verify_snapshot(snapshot: &Snapshot) -> Result<VerifyReport, ReaderError> {
-    let mut report = VerifyReport {
-        files: snapshot.files(),
-        ..VerifyReport::default()
-    };
-    let mut prev = ZERO_HASH.to_owned();
-    let mut expected_seq = 1u64;
-    for item in snapshot.items() {
-        let failure = match item? {
-            LogItem::Torn { at } => {
-                report.torn = Some(at);
-                continue;
-            }
-            LogItem::Bad { at, reason } => Failure { at, reason },
-            LogItem::Record(stored) => {
-                let rec = &stored.record;
-                match chain_hash(&rec.prev, &stored.object) {
-                    Err(e) => Failure {
-                        at: stored.at.clone(),
-                        reason: format!("cannot canonicalize record: {e}"),
-                    },
-                    Ok(h) if h != rec.hash => Failure {
-                        at: stored.at.clone(),
-                        reason: "hash mismatch: the record was modified".to_owned(),
-                    },
-                    Ok(_) if rec.prev != prev => Failure {
-                        at: stored.at.clone(),
-                        reason: if report.records == 0 {
-                            "prev of the first record is not 64 zeros: earlier records are missing"
-                                .to_owned()
-                        } else {
-                            "prev does not match the previous record's hash: a record was removed, inserted or reordered before this line".to_owned()
-                        },
-                    },
-                    Ok(_) if rec.seq != expected_seq => Failure {
-                        at: stored.at.clone(),
-                        reason: format!("seq is {}, expected {expected_seq}", rec.seq),
-                    },
-                    Ok(_) => {
-                        report.records += 1;
-                        prev.clone_from(&rec.hash);
-                        expected_seq = rec.seq + 1;
-                        report.last_seq = Some(rec.seq);
-                        report.last_hash = Some(rec.hash.clone());
-                        continue;
-                    }
-                }
-            }
-        };
-        report.failure = Some(failure);
-        return Ok(report);
-    }
-    report.ok = true;
-    Ok(report)
-}
-
 /// Parses a record's `ts` (RFC 3339).
 pub fn parse_ts(ts: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).ok()
 }
 
+/// What `--since` / `--until` accept, for error messages.
+pub const TIME_FORMATS: &str = "RFC 3339 (2026-11-21T20:00:00Z), a date (2026-11-21, UTC) or an age before now (90s, 30m, 1h, 7d, 2w)";
+
 /// Parses a `--since`/`--until` value: RFC 3339, a date `YYYY-MM-DD` (midnight UTC; with
 /// `end_of_day`, the following midnight, so `--until 2026-11-21` includes that day), or a
-/// relative age such as `90s`, `30m`, `1h`, `7d`, `2w` (that long before `now`).
+/// relative age such as `90s`, `30m`, `1h`, `7d`, `2w` (that long before `now`). The error
+/// names every accepted form.
 pub fn parse_time_arg(
     s: &str,
     now: OffsetDateTime,
     end_of_day: bool,
 ) -> Result<OffsetDateTime, String> {
     let s = s.trim();
+    let bad = |why: &str| format!("`{s}` is not a time{why}; expected {TIME_FORMATS}");
     if let Some(t) = parse_ts(s) {
         return Ok(t);
     }
     let date_format = time::macros::format_description!("[year]-[month]-[day]");
     if let Ok(date) = time::Date::parse(s, &date_format) {
         let start = date.midnight().assume_utc();
-        return Ok(if end_of_day {
-            start + time::Duration::days(1)
-        } else {
+        return if end_of_day {
             start
-        });
+                .checked_add(time::Duration::days(1))
+                .ok_or_else(|| bad(" (out of range)"))
+        } else {
+            Ok(start)
+        };
     }
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: i64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a time: expected RFC 3339 (2026-11-21T20:00:00Z), a date (2026-11-21) or an age like 30m, 1h, 7d"))?;
-    let age = match unit {
-        "s" => time::Duration::seconds(n),
-        "m" | "min" => time::Duration::minutes(n),
-        "h" => time::Duration::hours(n),
-        "d" => time::Duration::days(n),
-        "w" => time::Duration::weeks(n),
-        _ => {
-            return Err(format!(
-                "`{s}` has an unknown unit `{unit}`: use s, m, h, d or w (e.g. 30m, 1h, 7d)"
-            ));
-        }
+    let Ok(n) = num.parse::<i64>() else {
+        return Err(bad(""));
     };
-    now.checked_sub(age)
-        .ok_or_else(|| format!("`{s}` is too far in the past"))
+    let unit_secs: i64 = match unit {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        "" => return Err(bad(" (an age needs a unit: s, m, h, d or w)")),
+        _ if unit.chars().all(char::is_alphabetic) => {
+            return Err(bad(&format!(" (unknown unit `{unit}`)")));
+        }
+        _ => return Err(bad("")),
+    };
+    n.checked_mul(unit_secs)
+        .and_then(|secs| now.checked_sub(time::Duration::seconds(secs)))
+        .ok_or_else(|| bad(" (too far in the past)"))
 }
 
 /// A conjunction of `audit query` conditions; `None` fields match everything.

@@ -82,11 +82,41 @@ fn walk(value: &Value, cut_long: bool) -> Value {
 /// Cuts a string longer than [`LONG_STRING_CHARS`] to its first [`KEPT_CHARS`] characters plus
 /// `… [sha256:<16 hex>, <N> chars]`, so the record stays short but still identifies the text.
 pub fn shorten(s: &str) -> String {
-    let chars = s.chars().count();
-    if chars <= LONG_STRING_CHARS {
+    cut(s, LONG_STRING_CHARS, KEPT_CHARS)
+}
+
+/// Most characters of an `error` kept in `full` mode; longer errors are cut with the same
+/// marker as long arguments.
+pub const ERROR_MAX_CHARS: usize = 1000;
+
+/// Applies `[audit].args` to an error message before it is written, because error texts can
+/// echo arguments (a 5 MB `key` came back whole in "got `…`"):
+///
+/// - `full`: kept up to [`ERROR_MAX_CHARS`] characters, then cut like a long argument;
+/// - `redacted`: treated exactly like an argument string ([`shorten`]);
+/// - `digest`: no text at all, only `[sha256:<64 hex>, <N> chars]` of the message, so the
+///   record proves which message it was without repeating anything the arguments held.
+pub fn error(text: &str, mode: ArgsMode) -> String {
+    match mode {
+        ArgsMode::Full => cut(text, ERROR_MAX_CHARS, ERROR_MAX_CHARS),
+        ArgsMode::Redacted => shorten(text),
+        ArgsMode::Digest => format!(
+            "[sha256:{}, {} chars]",
+            hex::encode(sha2::Sha256::digest(text.as_bytes())),
+            text.chars().count()
+        ),
+    }
+}
+
+/// A string of more than `limit` characters becomes its first `keep` characters, `…`, and
+/// ` [sha256:<16 hex>, <N> chars]` (N counts Unicode scalar values); shorter ones are kept.
+fn cut(s: &str, limit: usize, keep: usize) -> String {
+    // Counting stops just past the limit: a 5 MB string is not walked twice.
+    if s.chars().nth(limit).is_none() {
         return s.to_owned();
     }
-    let head: String = s.chars().take(KEPT_CHARS).collect();
+    let chars = s.chars().count();
+    let head: String = s.chars().take(keep).collect();
     let digest = hex::encode(sha2::Sha256::digest(s.as_bytes()));
     format!("{head}… [sha256:{}, {chars} chars]", &digest[..16])
 }
@@ -144,6 +174,35 @@ mod tests {
         let s = "y".repeat(LONG_STRING_CHARS);
         assert_eq!(shorten(&s), s);
         assert_ne!(shorten(&format!("{s}y")), format!("{s}y"));
+    }
+
+    #[test]
+    fn error_rule_per_mode() {
+        let short = "jira: ENG-1 was not found";
+        assert_eq!(error(short, ArgsMode::Full), short);
+        assert_eq!(error(short, ArgsMode::Redacted), short);
+        let digest = hex::encode(sha2::Sha256::digest(short.as_bytes()));
+        assert_eq!(
+            error(short, ArgsMode::Digest),
+            format!("[sha256:{digest}, 25 chars]")
+        );
+        let long = "é".repeat(ERROR_MAX_CHARS + 1);
+        let cut = error(&long, ArgsMode::Full);
+        let head = hex::encode(sha2::Sha256::digest(long.as_bytes()));
+        assert_eq!(
+            cut,
+            format!(
+                "{}… [sha256:{}, {} chars]",
+                "é".repeat(ERROR_MAX_CHARS),
+                &head[..16],
+                ERROR_MAX_CHARS + 1
+            )
+        );
+        assert_eq!(
+            error(&"e".repeat(ERROR_MAX_CHARS), ArgsMode::Full),
+            "e".repeat(ERROR_MAX_CHARS)
+        );
+        assert_eq!(error(&long, ArgsMode::Redacted), shorten(&long));
     }
 
     #[test]

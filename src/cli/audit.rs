@@ -1,4 +1,9 @@
 //! `audit tail|query|verify|stats`: read the audit log from the command line (SPEC §6, §9).
+//!
+//! Text output shows stored text with every control, bidirectional and invisible character
+//! escaped (`\u{202e}`), since the log holds what clients and Atlassian sent; `--json` prints the
+//! stored lines exactly. Usage errors (a `--since` that is not a time) exit 2, a failed
+//! verification 1.
 
 use std::io::Write;
 use std::path::Path;
@@ -8,9 +13,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::audit::reader::{self, Filter, LogItem, Snapshot, StatsBuilder};
+use super::CliError;
+use crate::audit::reader::{self, Anchor, Filter, LogItem, Snapshot, StatsBuilder};
 use crate::audit::record::{AuditRecord, Outcome};
 use crate::config::AuditSettings;
+use crate::sanitize::escape_invisible;
 
 /// How often `tail --follow` looks for new records.
 const FOLLOW_POLL: Duration = Duration::from_millis(250);
@@ -51,11 +58,16 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Recompute the hash chain across all files; exit 1 naming the first bad line.
+    /// Recompute the hash chain across all files; exit 1 naming the first bad line. On
+    /// success prints the last record's seq and hash: note them elsewhere and pass them back
+    /// as --anchor later to detect a log that was cut off or replaced.
     Verify {
         /// Print the result as a JSON object.
         #[arg(long)]
         json: bool,
+        /// A record noted earlier, as SEQ:HASH: the log must still reach it with that hash.
+        #[arg(long, value_name = "SEQ:HASH")]
+        anchor: Option<Anchor>,
     },
     /// Calls, errors and p50/p95 duration per tool.
     Stats {
@@ -89,15 +101,16 @@ impl From<OutcomeArg> for Outcome {
     }
 }
 
-/// Runs an `audit` subcommand, printing to stdout; the exit code is 1 only when `verify` finds
-/// a bad record.
-pub fn run(cmd: AuditCommand, settings: &AuditSettings) -> anyhow::Result<ExitCode> {
+/// Runs an `audit` subcommand, printing to stdout. Exit codes: 1 when `verify` finds a bad
+/// record or a missing log (or reading fails), 2 for usage errors such as a `--since` that is
+/// not a time.
+pub fn run(cmd: AuditCommand, settings: &AuditSettings) -> Result<ExitCode, CliError> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let stop = AtomicBool::new(false);
     match run_to(cmd, settings, &mut out, &stop) {
         // `audit tail | head` closes the pipe early; that is not a failure.
-        Err(e)
+        Err(CliError::Runtime(e))
             if e.downcast_ref::<std::io::Error>()
                 .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
         {
@@ -113,11 +126,77 @@ pub fn run_to(
     settings: &AuditSettings,
     out: &mut dyn Write,
     stop: &AtomicBool,
+) -> Result<ExitCode, CliError> {
+    // Usage errors first, before anything is read or printed.
+    let filter = match &cmd {
+        AuditCommand::Query {
+            tool,
+            outcome,
+            since,
+            until,
+            touched,
+            ..
+        } => Some(filter(
+            tool.clone(),
+            *outcome,
+            since.as_deref(),
+            until.as_deref(),
+            touched.clone(),
+        )?),
+        _ => None,
+    };
+    Ok(execute(cmd, filter, settings, out, stop)?)
+}
+
+/// Builds the `query` filter; a bad time or an empty range is a usage error naming the flag
+/// and the accepted formats.
+fn filter(
+    tool: Option<String>,
+    outcome: Option<OutcomeArg>,
+    since: Option<&str>,
+    until: Option<&str>,
+    touched: Option<String>,
+) -> Result<Filter, CliError> {
+    let now = time::OffsetDateTime::now_utc();
+    let time_arg = |s: Option<&str>, end_of_day: bool, flag: &str| {
+        s.map(|s| reader::parse_time_arg(s, now, end_of_day))
+            .transpose()
+            .map_err(|e| CliError::Usage(format!("--{flag}: {e}")))
+    };
+    let since_t = time_arg(since, false, "since")?;
+    let until_t = time_arg(until, true, "until")?;
+    if let (Some(s), Some(u)) = (since_t, until_t)
+        && s >= u
+    {
+        return Err(CliError::Usage(format!(
+            "--since {} is not before --until {}: no record can match; --since is inclusive, --until exclusive",
+            since.unwrap_or_default(),
+            until.unwrap_or_default()
+        )));
+    }
+    Ok(Filter {
+        tool,
+        outcome: outcome.map(Outcome::from),
+        since: since_t,
+        until: until_t,
+        touched,
+    })
+}
+
+/// Runs a validated command.
+fn execute(
+    cmd: AuditCommand,
+    filter: Option<Filter>,
+    settings: &AuditSettings,
+    out: &mut dyn Write,
+    stop: &AtomicBool,
 ) -> anyhow::Result<ExitCode> {
     let path = settings.path.as_path();
     let snapshot = Snapshot::take(path)?;
     match cmd {
-        AuditCommand::Verify { json } => verify(&snapshot, path, json, out),
+        AuditCommand::Verify { json, anchor } => {
+            verify(&snapshot, path, json, anchor.as_ref(), out)
+        }
         _ if snapshot.is_empty() && !matches!(cmd, AuditCommand::Tail { follow: true, .. }) => {
             writeln!(out, "no audit log at {} yet", path.display())?;
             Ok(ExitCode::SUCCESS)
@@ -134,28 +213,8 @@ pub fn run_to(
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Query {
-            tool,
-            outcome,
-            since,
-            until,
-            touched,
-            json,
-        } => {
-            let now = time::OffsetDateTime::now_utc();
-            let time_arg = |s: Option<String>, end_of_day: bool, flag: &str| {
-                s.map(|s| reader::parse_time_arg(&s, now, end_of_day))
-                    .transpose()
-                    .map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
-            };
-            let filter = Filter {
-                tool,
-                outcome: outcome.map(Outcome::from),
-                since: time_arg(since, false, "since")?,
-                until: time_arg(until, true, "until")?,
-                touched,
-            };
-            query(&snapshot, &filter, json, out)?;
+        AuditCommand::Query { json, .. } => {
+            query(&snapshot, &filter.unwrap_or_default(), json, out)?;
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Stats { json } => {
@@ -169,27 +228,32 @@ fn verify(
     snapshot: &Snapshot,
     path: &Path,
     json: bool,
+    anchor: Option<&Anchor>,
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
-    let report = reader::verify_snapshot(snapshot)?;
+    let report = reader::verify_log(path, snapshot, anchor)?;
     if json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;
     } else if let Some(f) = &report.failure {
-        writeln!(out, "{}:{}: {}", f.at.file.display(), f.at.line, f.reason)?;
+        writeln!(out, "{}: {}", f.at.compact(), f.reason)?;
         writeln!(
             out,
             "verification failed at {} ({} records verified before it)",
             f.at, report.records
         )?;
+    } else if report.never_written {
+        writeln!(
+            out,
+            "no audit log at {} yet: nothing has been recorded there, so there is nothing to verify (the bridge creates it when it first starts)",
+            path.display()
+        )?;
     } else {
-        if snapshot.is_empty() {
-            writeln!(
-                out,
-                "ok: 0 records (no audit log at {} yet)",
-                path.display()
-            )?;
-        } else {
-            writeln!(out, "ok: {} records verified", report.records)?;
+        writeln!(out, "ok: {} records verified", report.records)?;
+        if let (Some(seq), Some(hash)) = (report.last_seq, &report.last_hash) {
+            writeln!(out, "last record: seq {seq}, hash {hash}")?;
+        }
+        if let Some(a) = anchor {
+            writeln!(out, "anchor: seq {} found with the same hash", a.seq)?;
         }
         if let Some(t) = &report.torn {
             writeln!(
@@ -205,21 +269,64 @@ fn verify(
     })
 }
 
-/// Text from the log made safe for a terminal: tool names, keys and errors come from clients and
-/// upstream, so control characters (ANSI escapes, newlines) are shown escaped, not interpreted.
+/// Text from the log made safe for a terminal: tool names, keys, arguments and errors come
+/// from clients and upstream, so control characters (ANSI escapes, newlines) and invisible or
+/// bidirectional ones (`\u{202e}` can reverse what a line appears to say) are shown escaped.
 fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    escape_invisible(text)
 }
 
-/// One record in the compact human form: time, tool/event, outcome, duration, touched, error.
+/// Argument names shown in listings, most telling first; the first one a record's `args`
+/// holds is shown (what `[audit].args` kept of it: nothing under `digest`).
+const ESSENTIAL_ARGS: &[&str] = &[
+    "jql",
+    "cql",
+    "key",
+    "page_id",
+    "uri",
+    "title",
+    "summary",
+    "prompt",
+    "project_key",
+    "space",
+    "operation_id",
+    "issues",
+    "pages",
+];
+
+/// Longest argument value shown in a listing, in characters (`query --json` has it all).
+const SHOWN_ARG_CHARS: usize = 80;
+
+/// `name=value` for the record's essential argument, if its stored `args` hold one.
+fn essential_arg(r: &AuditRecord) -> Option<String> {
+    let args = r.args.as_ref()?.as_object()?;
+    ESSENTIAL_ARGS.iter().find_map(|name| {
+        let value = match args.get(*name)? {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Array(items) => format!("[{} items]", items.len()),
+            _ => return None,
+        };
+        let mut shown: String = value.chars().take(SHOWN_ARG_CHARS).collect();
+        if value.chars().nth(SHOWN_ARG_CHARS).is_some() {
+            shown.push('…');
+        }
+        Some(pair(name, &shown))
+    })
+}
+
+/// `name=value`, the value escaped, and quoted when it is empty or holds a space or quote.
+fn pair(name: &str, value: &str) -> String {
+    let value = clean(value);
+    if value.is_empty() || value.contains([' ', '"']) {
+        format!("{name}=\"{value}\"")
+    } else {
+        format!("{name}={value}")
+    }
+}
+
+/// One record in the compact human form: time, seq, tool/event, outcome, duration, client,
+/// the essential argument, touched keys, error.
 fn human(r: &AuditRecord) -> String {
     let mut s = format!(
         "{}  #{:<6} {:<28} {:<9} {:>9}",
@@ -229,6 +336,14 @@ fn human(r: &AuditRecord) -> String {
         r.outcome.as_str(),
         format!("{:.1}ms", r.duration_ms)
     );
+    if let Some(c) = r.client.as_ref().filter(|c| !c.name.is_empty()) {
+        s.push_str("  ");
+        s.push_str(&pair("client", &c.name));
+    }
+    if let Some(arg) = essential_arg(r) {
+        s.push_str("  ");
+        s.push_str(&arg);
+    }
     if !r.touched.is_empty() {
         const SHOWN: usize = 5;
         let mut t = r
@@ -241,7 +356,7 @@ fn human(r: &AuditRecord) -> String {
         if r.touched.len() > SHOWN {
             t.push_str(&format!(" +{} more", r.touched.len() - SHOWN));
         }
-        s.push_str("  ");
+        s.push_str("  touched=");
         s.push_str(&t);
     }
     if let Some(e) = &r.error {
@@ -497,10 +612,16 @@ mod tests {
     fn entry(tool: &str, outcome: Outcome, ms: f64, touched: &[&str]) -> Entry {
         Entry {
             event: "tool_call".into(),
-            client: None,
+            client: Some(crate::audit::ClientInfo {
+                name: "test-client".into(),
+                version: "1".into(),
+            }),
             actor: None,
             tool: Some(tool.into()),
-            args: Some(json!({"q": tool})),
+            args: Some(match touched.first() {
+                Some(key) => json!({"key": key, "include": ["comments"]}),
+                None => json!({"q": tool}),
+            }),
             outcome,
             error: (outcome != Outcome::Ok).then(|| format!("{} happened", outcome.as_str())),
             duration_ms: ms,
@@ -561,18 +682,116 @@ mod tests {
             assert_eq!(code, 0);
             assert_eq!(out, format!("no audit log at {} yet\n", s.path.display()));
         }
+        // Never written: said as such, and not as "ok".
         let (code, out) = run_cli(&s, &["verify"]);
         assert_eq!(code, 0);
-        assert!(out.starts_with("ok: 0 records"), "{out}");
+        assert!(
+            out.starts_with(&format!("no audit log at {} yet", s.path.display()))
+                && out.contains("nothing to verify"),
+            "{out}"
+        );
+        let (_, out) = run_cli(&s, &["verify", "--json"]);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            (v["ok"].clone(), v["never_written"].clone()),
+            (json!(true), json!(true))
+        );
+    }
+
+    /// Issue 8: a log that was written and has gone away is a verification failure naming the
+    /// path, not "ok, 0 records".
+    #[test]
+    fn a_log_that_disappeared_fails_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sample(dir.path());
+        std::fs::remove_file(&s.path).unwrap();
+        let (code, out) = run_cli(&s, &["verify"]);
+        assert_eq!(code, 1, "{out}");
+        let shown = s.path.display().to_string();
+        assert!(
+            out.starts_with(&format!("{shown}: the audit log is missing")),
+            "{out}"
+        );
+        let (code, out) = run_cli(&s, &["verify", "--json"]);
+        assert_eq!(code, 1);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["failure"]["file"], json!(shown));
+        assert_eq!(v["failure"]["line"], json!(0));
+        assert_eq!(v["never_written"], json!(false));
+
+        // Rotated files without the live file: the newest records are gone.
+        let s = settings(&dir.path().join("rot/audit.jsonl"), 4096);
+        let log = AuditLog::open(&s).unwrap();
+        for i in 0..30 {
+            log.append_blocking(entry(&format!("t{i}"), Outcome::Ok, 1.0, &[]))
+                .unwrap();
+        }
+        std::fs::remove_file(&s.path).unwrap();
+        let (code, out) = run_cli(&s, &["verify"]);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("live file is missing"), "{out}");
+    }
+
+    /// Issue 12: success names the last record, and `--anchor` checks a noted one later.
+    #[test]
+    fn verify_prints_the_last_record_and_checks_anchors() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sample(dir.path());
+        let last: AuditRecord = serde_json::from_str(
+            std::fs::read_to_string(&s.path)
+                .unwrap()
+                .lines()
+                .last()
+                .unwrap(),
+        )
+        .unwrap();
+        let (code, out) = run_cli(&s, &["verify"]);
+        assert_eq!(code, 0);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "ok: 10 records verified");
+        assert_eq!(lines[1], format!("last record: seq 10, hash {}", last.hash));
+
+        let seven: AuditRecord = serde_json::from_str(
+            std::fs::read_to_string(&s.path)
+                .unwrap()
+                .lines()
+                .nth(6)
+                .unwrap(),
+        )
+        .unwrap();
+        let anchor = format!("7:{}", seven.hash);
+        let (code, out) = run_cli(&s, &["verify", "--anchor", &anchor]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("anchor: seq 7 found"), "{out}");
+        // A wrong hash at that seq, and an anchor past the end, both fail.
+        let (code, out) = run_cli(&s, &["verify", "--anchor", &format!("7:{}", last.hash)]);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains(&format!("{}:7:", s.path.display())), "{out}");
+        let (code, out) = run_cli(&s, &["verify", "--anchor", &format!("11:{}", last.hash)]);
+        assert_eq!(code, 1, "{out}");
+        assert!(
+            out.contains("ends at seq 10") && out.contains("cut off"),
+            "{out}"
+        );
+        // Cutting off the last three records is caught by the anchor of the last one.
+        let text = std::fs::read_to_string(&s.path).unwrap();
+        let kept: Vec<&str> = text.lines().take(7).collect();
+        std::fs::write(&s.path, kept.join("\n") + "\n").unwrap();
+        assert_eq!(run_cli(&s, &["verify"]).0, 0);
+        let (code, out) = run_cli(&s, &["verify", "--anchor", &format!("10:{}", last.hash)]);
+        assert_eq!(code, 1, "{out}");
+        assert!(TestCli::try_parse_from(["audit", "verify", "--anchor", "7"]).is_err());
+        assert!(TestCli::try_parse_from(["audit", "verify", "--anchor", "x:abc"]).is_err());
     }
 
     #[test]
     fn verify_output_and_exit_code() {
         let dir = tempfile::tempdir().unwrap();
         let s = sample(dir.path());
+        let (code, out) = run_cli(&s, &["verify"]);
         assert_eq!(
-            run_cli(&s, &["verify"]),
-            (0, "ok: 10 records verified\n".into())
+            (code, out.lines().next()),
+            (0, Some("ok: 10 records verified"))
         );
         let (code, out) = run_cli(&s, &["verify", "--json"]);
         assert_eq!(code, 0);
@@ -617,6 +836,11 @@ mod tests {
         );
         assert!(lines[2].contains("denied") && lines[2].contains("error: denied happened"));
         assert!(lines[2].contains("5.0ms") && lines[2].contains("XYZ-9"));
+        // The client and the call's essential argument (what the record's args hold).
+        assert!(
+            lines[2].contains("client=test-client") && lines[2].contains("key=XYZ-9"),
+            "{out}"
+        );
         let (_, out) = run_cli(&s, &["tail", "--json"]);
         let stored: Vec<_> = std::fs::read_to_string(&s.path)
             .unwrap()
@@ -641,6 +865,96 @@ mod tests {
             out.contains("evil\\u{1b}[2J") && out.contains("line1\\nline2"),
             "{out}"
         );
+    }
+
+    /// Issue 10: bidirectional and invisible characters from the log are shown escaped in
+    /// text output, while `--json` stays the exact stored line.
+    #[test]
+    fn human_output_escapes_bidi_and_invisible_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(&dir.path().join("audit.jsonl"), 1 << 20);
+        let log = AuditLog::open(&s).unwrap();
+        let mut e = entry("jira_search", Outcome::Error, 1.0, &["ENG-1"]);
+        e.args = Some(json!({"jql": "project = ENG\u{202e}DROP\u{2066}"}));
+        e.error = Some("bad\u{200b}jql\u{e0041}".into());
+        e.client = Some(crate::audit::ClientInfo {
+            name: "Visual\u{202d} Studio".into(),
+            version: "1".into(),
+        });
+        log.append_blocking(e).unwrap();
+        for cmd in [&["tail"][..], &["query"]] {
+            let (_, out) = run_cli(&s, cmd);
+            let hidden = |c: char| c.is_control() && c != '\n' || crate::sanitize::is_invisible(c);
+            assert!(!out.chars().any(hidden), "{cmd:?}: {out:?}");
+            for shown in [
+                "jql=\"project = ENG\\u{202e}DROP\\u{2066}\"",
+                "error: bad\\u{200b}jql\\u{e0041}",
+                "client=\"Visual\\u{202d} Studio\"",
+            ] {
+                assert!(out.contains(shown), "{cmd:?}: {shown} not in {out}");
+            }
+        }
+        let (_, out) = run_cli(&s, &["query", "--json"]);
+        assert_eq!(out, std::fs::read_to_string(&s.path).unwrap());
+        assert!(out.contains('\u{202e}'));
+    }
+
+    #[test]
+    fn listings_show_what_the_args_mode_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "x = 1 AND ".repeat(40);
+        for mode in [ArgsMode::Full, ArgsMode::Redacted, ArgsMode::Digest] {
+            let mut s = settings(
+                &dir.path().join(format!("{}.jsonl", mode.as_str())),
+                1 << 20,
+            );
+            s.args = mode;
+            let log = AuditLog::open(&s).unwrap();
+            let mut e = entry("jira_search", Outcome::Ok, 1.0, &[]);
+            e.args = Some(json!({"max_results": 5, "jql": long}));
+            log.append_blocking(e).unwrap();
+            let (_, out) = run_cli(&s, &["tail"]);
+            match mode {
+                // The first 80 characters of the stored value.
+                ArgsMode::Full => assert!(
+                    out.contains(&format!("jql=\"{}…\"", "x = 1 AND ".repeat(8))),
+                    "{out}"
+                ),
+                // The stored value is already cut (64 characters and the marker).
+                ArgsMode::Redacted => assert!(
+                    out.contains(&format!("jql=\"{}… [sha256:", &long[..64])),
+                    "{out}"
+                ),
+                ArgsMode::Digest => assert!(!out.contains("jql="), "{out}"),
+            }
+        }
+    }
+
+    /// Issue 11: usage errors are `CliError::Usage` (exit 2) and name the accepted formats.
+    #[test]
+    fn usage_errors_exit_2_and_name_the_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sample(dir.path());
+        let stop = AtomicBool::new(false);
+        for (args, flag) in [
+            (&["query", "--since", "garbage"][..], "--since"),
+            (&["query", "--until", "5x"], "--until"),
+            (&["query", "--since", "2026-13-45"], "--since"),
+            (&["query", "--since", "99999999999999999w"], "--since"),
+            (&["query", "--since", "1h", "--until", "2h"], "--since"),
+        ] {
+            let err = run_to(parse(args), &s, &mut Vec::new(), &stop).unwrap_err();
+            assert!(matches!(err, CliError::Usage(_)), "{args:?}: {err:?}");
+            assert_eq!(err.exit_code(), ExitCode::from(2));
+            let text = err.to_string();
+            assert!(text.contains(flag), "{text}");
+            if !args.contains(&"2h") {
+                assert!(
+                    text.contains("RFC 3339") && text.contains("2026-11-21") && text.contains("7d"),
+                    "{text}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -701,6 +1015,7 @@ mod tests {
             &stop,
         )
         .unwrap_err();
+        assert!(matches!(err, CliError::Usage(_)), "{err:?}");
         assert!(
             err.to_string().contains("--since") && err.to_string().contains("7d"),
             "{err}"

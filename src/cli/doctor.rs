@@ -17,8 +17,8 @@
 //! Doctor writes no audit record of its own and creates no config or credentials. The one
 //! record it can cause is the `token_refresh` that the normal token manager appends when an
 //! expired access token is refreshed, because a refresh rotates the stored credentials and
-//! every rotation belongs in the log. It creates the audit directory when it is missing (what
-//! `serve` would do) to prove that it can.
+//! every rotation belongs in the log. It creates the audit directory when it is missing, and
+//! makes existing log files private, as `serve` would.
 //!
 //! [`TokenManager`]: crate::auth::tokens::TokenManager
 

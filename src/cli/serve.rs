@@ -1,11 +1,13 @@
 //! `serve [--sandbox]`: the stdio MCP server that AI desktops launch.
 
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 use std::sync::RwLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use rmcp::ServiceExt;
+use rmcp::service::{QuitReason, ServerInitializeError};
 use url::Url;
 
 use super::CliError;
@@ -18,6 +20,7 @@ use crate::mcp::{BridgeServer, State, initial_actor};
 use crate::policy::Policy;
 use crate::sandbox;
 use crate::secret::Secret;
+use crate::transport::{self, InFlight, Tracked, record_unfinished};
 
 /// Site settings that point at a running sandbox (Cloud flavour, API-token auth).
 pub fn sandbox_site(base_url: &str, deployment: Deployment) -> Result<SiteSettings, CliError> {
@@ -112,9 +115,30 @@ pub fn resolve_actor(server: &BridgeServer) {
     });
 }
 
-/// Runs the server on stdin/stdout until the client closes stdin.
+/// How long calls in flight may finish on their own after a stop signal before they are
+/// cancelled (clients wait a few seconds after SIGTERM before they SIGKILL).
+const SIGNAL_GRACE: Duration = Duration::from_secs(2);
+/// The same after the client closed stdin (rmcp's own drain after end of input); the MCP
+/// client then waits before it sends SIGTERM, which ends this grace early.
+const EOF_GRACE: Duration = Duration::from_secs(5);
+/// How long cancelled calls get to wind down and write their audit records: longer than the
+/// gate's grace for a cancelled write tool (10 s), so its own record is the one written.
+const CANCEL_WAIT: Duration = Duration::from_secs(11);
+/// How long rmcp's service loop gets to finish once its input is closed.
+const LOOP_WAIT: Duration = Duration::from_secs(3);
+/// How long rmcp gets to take the last messages read before stdin ended.
+const DRAIN_WAIT: Duration = Duration::from_secs(1);
+
+/// Runs the server on stdin/stdout until the client closes stdin, stdout closes, or a signal
+/// (SIGTERM, SIGINT) asks it to stop; every call still in flight then leaves its audit record.
 pub async fn run(settings: Settings, use_sandbox: bool) -> Result<ExitCode, CliError> {
     let started = Instant::now();
+    // Before anything else, so that a signal during start-up still ends in an orderly stop
+    // (the sandbox's temporary home is removed).
+    let mut signals = Signals::new();
+    if let Some(notice) = terminal_notice(std::io::stdin().is_terminal()) {
+        let _ = writeln!(std::io::stderr(), "{notice}");
+    }
     let mut sandbox_handle = None;
     let site = if use_sandbox {
         let sb = sandbox::start(sandbox::SandboxOptions::default())
@@ -149,41 +173,254 @@ pub async fn run(settings: Settings, use_sandbox: bool) -> Result<ExitCode, CliE
     if !matches!(site.auth, Auth::OAuth) {
         resolve_actor(&server);
     }
-    let service = server
-        .serve(rmcp::transport::io::stdio_pipes())
-        .await
-        .map_err(|e| CliError::Runtime(anyhow::anyhow!("MCP session failed to start: {e}")))?;
-    tracing::info!(ms = started.elapsed().as_secs_f64() * 1000.0, "initialized");
-    let quit = tokio::select! {
-        r = service.waiting() => r.map(|q| format!("{q:?}")).map_err(|e| anyhow::anyhow!("{e}")),
-        _ = tokio::signal::ctrl_c() => Ok("interrupted".to_string()),
-        _ = terminated() => Ok("terminated".to_string()),
-    };
+    let result = serve_stdio(&server, &mut signals, started).await;
     if let Some(sb) = sandbox_handle {
         sb.shutdown().await;
     }
-    match quit {
-        Ok(reason) => {
-            tracing::info!(%reason, "server stopped");
-            Ok(ExitCode::SUCCESS)
+    result
+}
+
+/// What `serve` says on stderr when a person starts it from a terminal (stdin is a TTY): it
+/// speaks JSON-RPC, so typing at it shows nothing useful. `None` when a client started it.
+pub fn terminal_notice(stdin_is_terminal: bool) -> Option<&'static str> {
+    stdin_is_terminal.then_some(
+        "atlassian-mcp-bridge serve speaks MCP (JSON-RPC) on stdin/stdout and is meant to be launched by an MCP client; to try it, run `atlassian-mcp-bridge demo`, or point a client at `atlassian-mcp-bridge serve --sandbox` (serving anyway; Ctrl-D ends)",
+    )
+}
+
+/// Why serving stopped.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    /// The client closed stdin (or reading it failed).
+    InputClosed,
+    /// A signal.
+    Signal(&'static str),
+    /// stdout can no longer be written.
+    OutputClosed,
+    /// rmcp's service loop ended by itself.
+    Ended,
+}
+
+/// Serves MCP over the filtered stdio transport until [`Stop`], then stops in order (see
+/// [`shut_down`]).
+async fn serve_stdio(
+    server: &BridgeServer,
+    signals: &mut Signals,
+    started: Instant,
+) -> Result<ExitCode, CliError> {
+    let inflight = InFlight::default();
+    let (stdio, session) = transport::stdio(server.clone());
+    let starting = Tracked::new(server.clone(), inflight.clone()).serve(stdio);
+    tokio::pin!(starting);
+    let started_service = tokio::select! {
+        r = &mut starting => r,
+        () = session.input_ended() => {
+            if !session.initialize_seen() {
+                // Nothing to serve: let rmcp see the end, and leave quietly.
+                session.close_input();
+            }
+            (&mut starting).await
         }
-        Err(e) => Err(CliError::Runtime(e)),
+        signal = signals.recv() => {
+            tracing::info!(signal, "stopped before initialize");
+            return finish(session).await;
+        }
+        () = session.output_closed() => return finish(session).await,
+    };
+    let service = match started_service {
+        Ok(service) => service,
+        Err(_) if session.output_is_closed() => return finish(session).await,
+        Err(ServerInitializeError::ConnectionClosed(_))
+            if session.reached_eof() && !session.initialize_seen() =>
+        {
+            tracing::info!("stdin closed before initialize; nothing to serve");
+            return finish(session).await;
+        }
+        Err(e) => {
+            let _ = session.finish().await;
+            return Err(CliError::Runtime(anyhow::anyhow!(
+                "MCP session failed to start: {e}"
+            )));
+        }
+    };
+    tracing::info!(ms = started.elapsed().as_secs_f64() * 1000.0, "initialized");
+    let waiting = service.waiting();
+    tokio::pin!(waiting);
+    let stop = tokio::select! {
+        quit = &mut waiting => {
+            tracing::warn!(reason = ?quit, "the MCP service loop ended by itself");
+            Stop::Ended
+        }
+        () = session.input_ended() => Stop::InputClosed,
+        signal = signals.recv() => Stop::Signal(signal),
+        () = session.output_closed() => Stop::OutputClosed,
+    };
+    shut_down(stop, &session, &inflight, signals, waiting).await;
+    record_unfinished(server, inflight.running_calls()).await;
+    finish(session).await
+}
+
+/// Stops in order: stop reading stdin; let the calls in flight finish for a grace period
+/// (answers still go out); cancel the rest through their request tokens, so the gate records
+/// them as `cancelled`; wait for those records; end rmcp's input and its service loop. A signal
+/// during the grace ends it; another during the wait stops waiting.
+async fn shut_down(
+    stop: Stop,
+    session: &transport::Session,
+    inflight: &InFlight,
+    signals: &mut Signals,
+    waiting: impl std::future::Future<Output = Result<QuitReason, tokio::task::JoinError>>,
+) {
+    session.stop_reading();
+    let grace = match stop {
+        Stop::InputClosed => {
+            // The last lines read reach their handlers before the grace is measured.
+            let _ = tokio::time::timeout(DRAIN_WAIT, session.input_drained()).await;
+            tokio::task::yield_now().await;
+            EOF_GRACE
+        }
+        Stop::Signal(signal) => {
+            tracing::info!(signal, running = inflight.len(), "stopping");
+            SIGNAL_GRACE
+        }
+        // Nobody can read answers any more: cancel at once.
+        Stop::OutputClosed | Stop::Ended => Duration::ZERO,
+    };
+    let mut cancel_deadline = None;
+    let mut hurried = false;
+    if wait_for_calls(inflight, grace, signals).await != Waited::Idle {
+        let cancelled = inflight.cancel_all();
+        tracing::info!(cancelled, "cancelled the calls still running");
+        cancel_deadline = Some(tokio::time::Instant::now() + CANCEL_WAIT);
+        match wait_for_calls(inflight, CANCEL_WAIT, signals).await {
+            Waited::Idle => {}
+            Waited::TimedOut => tracing::warn!(
+                running = inflight.len(),
+                "calls still running after cancellation"
+            ),
+            Waited::Signalled => hurried = true,
+        }
+    }
+    session.close_input();
+    if hurried {
+        return;
+    }
+    if !matches!(stop, Stop::Ended) {
+        match tokio::time::timeout(LOOP_WAIT, waiting).await {
+            Ok(quit) => tracing::info!(reason = ?quit, "server stopped"),
+            Err(_) => tracing::warn!("the MCP service loop did not finish in time"),
+        }
+    }
+    // rmcp cancels whatever is still running when its loop ends; those calls record themselves.
+    let deadline = cancel_deadline.unwrap_or_else(|| tokio::time::Instant::now() + CANCEL_WAIT);
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if !inflight.is_empty() && wait_for_calls(inflight, left, signals).await == Waited::TimedOut {
+        tracing::warn!(running = inflight.len(), "calls still running at exit");
     }
 }
 
-/// Resolves when the process is asked to stop (SIGTERM on Unix; never elsewhere), so that the
-/// sandbox's temporary home is still removed when a client stops the server that way.
-async fn terminated() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// How a wait for the calls in flight ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waited {
+    /// No call is running.
+    Idle,
+    /// The time was up.
+    TimedOut,
+    /// A signal cut it short.
+    Signalled,
+}
+
+/// Waits until no call is running, at most `limit`, or until a signal arrives.
+async fn wait_for_calls(inflight: &InFlight, limit: Duration, signals: &mut Signals) -> Waited {
+    tokio::select! {
+        idle = inflight.wait_idle(limit) => if idle { Waited::Idle } else { Waited::TimedOut },
+        signal = signals.recv() => {
+            tracing::info!(signal, "asked again to stop: not waiting any longer");
+            if inflight.is_empty() { Waited::Idle } else { Waited::Signalled }
         }
     }
-    #[cfg(not(unix))]
-    std::future::pending::<()>().await
+}
+
+/// Flushes stdout and maps the transport's outcome to the exit code: 0, also when the client
+/// closed stdout; a read or write failure is the one error printed.
+async fn finish(session: transport::Session) -> Result<ExitCode, CliError> {
+    session
+        .finish()
+        .await
+        .map(|()| ExitCode::SUCCESS)
+        .map_err(|e| CliError::Runtime(e.into()))
+}
+
+/// SIGTERM and SIGINT (Ctrl-C elsewhere), registered once so none is missed between phases.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| match signal(kind) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!("cannot listen for {name}: {e}");
+                    None
+                }
+            };
+            Signals {
+                term: listen(SignalKind::terminate(), "SIGTERM"),
+                int: listen(SignalKind::interrupt(), "SIGINT"),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// The next stop signal's name.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            async fn next(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+                match s {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                Some(()) = next(&mut self.term) => "SIGTERM",
+                Some(()) = next(&mut self.int) => "SIGINT",
+                else => std::future::pending().await,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            "Ctrl-C"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_terminal_gets_one_line_saying_what_to_run_instead() {
+        let notice = terminal_notice(true).expect("a notice for a terminal");
+        assert!(!notice.contains('\n'), "one line");
+        assert!(notice.contains("MCP client"), "{notice}");
+        assert!(notice.contains("atlassian-mcp-bridge demo"), "{notice}");
+        assert!(notice.contains("serve --sandbox"), "{notice}");
+        assert_eq!(
+            terminal_notice(false),
+            None,
+            "nothing when a client runs it"
+        );
+    }
 }

@@ -40,6 +40,62 @@ pub fn storage_to_markdown(xhtml: &str) -> String {
     storage::storage_to_markdown(xhtml)
 }
 
+/// What a page's Markdown can say beyond its own XHTML: names for the accounts it mentions and
+/// where the pages it links to live. Filled in by the caller (which may ask Atlassian); the
+/// conversion itself stays pure.
+#[derive(Debug, Clone, Default)]
+pub struct StorageLinks {
+    /// Display names by account id (Cloud), user key or username (Data Center).
+    pub users: std::collections::HashMap<String, String>,
+    /// The wiki's base URL (`https://acme.atlassian.net/wiki`, or the Data Center base): links
+    /// to other pages become `{wiki_base}/display/{space}/{title}`. `None` keeps `[title]`.
+    pub wiki_base: Option<String>,
+    /// The linking page's space key, for links that name no space.
+    pub space: Option<String>,
+}
+
+impl StorageLinks {
+    /// The address of a page by space and title (Confluence's display URL, which redirects to
+    /// the page on Cloud and Data Center alike).
+    pub fn page_href(&self, space: Option<&str>, title: Option<&str>) -> Option<String> {
+        use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+        // Path segments keep the characters URLs leave alone anyway.
+        const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_')
+            .remove(b'~');
+        let base = self.wiki_base.as_deref()?.trim_end_matches('/');
+        let space = space.or(self.space.as_deref())?.trim();
+        let title = title?.trim();
+        if space.is_empty() || title.is_empty() {
+            return None;
+        }
+        let words: Vec<String> = title
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(|w| utf8_percent_encode(w, SEGMENT).to_string())
+            .collect();
+        Some(format!(
+            "{base}/display/{}/{}",
+            utf8_percent_encode(space, SEGMENT),
+            words.join("+")
+        ))
+    }
+}
+
+/// Converts storage XHTML to Markdown with names for mentioned users and addresses for linked
+/// pages (see [`StorageLinks`]); otherwise as [`storage_to_markdown`].
+pub fn storage_to_markdown_with(xhtml: &str, links: &StorageLinks) -> String {
+    storage::storage_to_markdown_with(xhtml, links)
+}
+
+/// The accounts a page mentions (account ids, user keys or usernames), first-seen order, so a
+/// caller can look their names up in one request before converting.
+pub fn mentioned_users(xhtml: &str) -> Vec<String> {
+    storage::mentioned_users(xhtml)
+}
+
 /// Converts Jira wiki markup (Server/Data Center text fields) to Markdown.
 ///
 /// Conservative: text that is not recognisably markup passes through (only minimally escaped).

@@ -15,8 +15,62 @@ use super::md::{Block, Cell, Inline, Item, List, MAX_DEPTH, Row, render_document
 
 /// See [`super::storage_to_markdown`].
 pub fn storage_to_markdown(xhtml: &str) -> String {
-    let tree = parse(xhtml);
+    storage_to_markdown_with(xhtml, &super::StorageLinks::default())
+}
+
+/// See [`super::storage_to_markdown_with`].
+pub fn storage_to_markdown_with(xhtml: &str, links: &super::StorageLinks) -> String {
+    let mut tree = parse(xhtml);
+    annotate(&mut tree, links);
     render_document(&flow(&tree))
+}
+
+/// See [`super::mentioned_users`].
+pub fn mentioned_users(xhtml: &str) -> Vec<String> {
+    fn walk(nodes: &[Node], out: &mut Vec<String>) {
+        for n in nodes {
+            if let Node::El(el) = n {
+                if el.name == "ri:user"
+                    && let Some(id) = user_id(el)
+                    && !out.iter().any(|o| o == id)
+                {
+                    out.push(id.to_string());
+                }
+                walk(&el.children, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&parse(xhtml), &mut out);
+    out
+}
+
+fn user_id(user: &Element) -> Option<&str> {
+    user.attr("ri:account-id")
+        .or_else(|| user.attr("ri:userkey"))
+        .or_else(|| user.attr("ri:username"))
+}
+
+/// Marks mentioned users with their names and page references with their addresses, from
+/// what the caller knows (`bridge:name`, `bridge:href`); [`ac_link`] reads the marks.
+fn annotate(nodes: &mut [Node], links: &super::StorageLinks) {
+    for n in nodes {
+        if let Node::El(el) = n {
+            let mark = match el.name.as_str() {
+                "ri:user" => user_id(el)
+                    .and_then(|id| links.users.get(id))
+                    .map(|name| ("bridge:name", name.clone())),
+                "ri:page" => links
+                    .page_href(el.attr("ri:space-key"), el.attr("ri:content-title"))
+                    .map(|href| ("bridge:href", href)),
+                _ => None,
+            };
+            if let Some((key, value)) = mark {
+                el.attrs.push((key.to_string(), value));
+            }
+            annotate(&mut el.children, links);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -906,12 +960,24 @@ fn ac_link(el: &Element) -> Vec<Inline> {
             out.extend(body_text());
             return out;
         }
-        let id = user
-            .attr("ri:account-id")
-            .or_else(|| user.attr("ri:userkey"))
-            .or_else(|| user.attr("ri:username"))
-            .unwrap_or("unknown");
+        if let Some(name) = user.attr("bridge:name") {
+            return vec![text(format!("@{name}"))];
+        }
+        let id = user_id(user).unwrap_or("unknown");
         return vec![text(format!("@user({id})"))];
+    }
+    if let Some(page) = el.child("ri:page")
+        && let Some(href) = page.attr("bridge:href")
+    {
+        let content = if has_body {
+            body
+        } else {
+            vec![text(page.attr("ri:content-title").unwrap_or("page"))]
+        };
+        return vec![Inline::Link {
+            href: href.to_string(),
+            content,
+        }];
     }
     if has_body {
         if let Some(url) = el.child("ri:url").and_then(|u| u.attr("ri:value")) {
@@ -1148,6 +1214,25 @@ mod tests {
             "Ask @user(557058:abc-123) or @user(ff80818), see the runbook and [Glossary].\n\n\
              [image: diagram.png] [image: /x/y.gif] [image: https://i.example/a.png]"
         );
+    }
+
+    #[test]
+    fn names_and_page_addresses_come_from_the_caller() {
+        let s = r#"<p>Ask <ac:link><ri:user ri:account-id="557058:abc-123"/></ac:link> or <ac:link><ri:user ri:userkey="ff80818"/></ac:link>, see <ac:link><ri:page ri:content-title="On-call Handbook" ri:space-key="OPS"/><ac:plain-text-link-body><![CDATA[the runbook]]></ac:plain-text-link-body></ac:link> and <ac:link><ri:page ri:content-title="Glossary &amp; Terms"/></ac:link>.</p>"#;
+        let links = crate::convert::StorageLinks {
+            users: [("557058:abc-123".to_string(), "Alex Rivera".to_string())].into(),
+            wiki_base: Some("https://acme.atlassian.net/wiki/".to_string()),
+            space: Some("ENG".to_string()),
+        };
+        assert_eq!(
+            storage_to_markdown_with(s, &links),
+            "Ask @Alex Rivera or @user(ff80818), see [the runbook](https://acme.atlassian.net/wiki/display/OPS/On-call+Handbook) \
+             and [Glossary & Terms](https://acme.atlassian.net/wiki/display/ENG/Glossary+%26+Terms)."
+        );
+        assert_eq!(mentioned_users(s), ["557058:abc-123", "ff80818"]);
+        // Without a base, links keep their old form.
+        let plain = crate::convert::StorageLinks::default();
+        assert!(storage_to_markdown_with(s, &plain).contains("and [Glossary & Terms]."));
     }
 
     #[test]

@@ -25,6 +25,43 @@ pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error>
     }
 }
 
+/// Deserializes an optional list given as a JSON array of strings or as one comma-separated
+/// string (`"comments,changelog"`), which many agents send; empty entries are dropped.
+pub fn opt_list<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    d: D,
+) -> Result<Option<Vec<T>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrText {
+        List(Vec<serde_json::Value>),
+        Text(String),
+    }
+    let items: Vec<serde_json::Value> = match Option::<ListOrText>::deserialize(d)? {
+        None => return Ok(None),
+        Some(ListOrText::List(items)) => items,
+        Some(ListOrText::Text(s)) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| serde_json::Value::String(s.to_string()))
+            .collect(),
+    };
+    items
+        .into_iter()
+        .map(|v| serde_json::from_value(v).map_err(serde::de::Error::custom))
+        .collect::<Result<Vec<T>, _>>()
+        .map(Some)
+}
+
+/// Schema transform for a count argument, used as `#[schemars(range(min = 1, max = 100),
+/// extend("default" = 20), transform = count_schema)]` so that `tools/list` shows the real
+/// bounds and default: it drops the `uint32` format, which says nothing `minimum` does not, so
+/// that a real `minimum: 0` survives `tools/list` trimming (which drops `minimum: 0` only as
+/// the noise that unsigned formats carry).
+pub fn count_schema(schema: &mut schemars::Schema) {
+    schema.remove("format");
+}
+
 /// Checks an optional count against its bounds; `None` gives the default. Out of range, the
 /// message states the allowed range and the default, and nothing else: right for any count
 /// (`max_words`, `comment_limit` …). A page size that can be paged past uses
@@ -35,7 +72,18 @@ pub fn bounded(
     max: u32,
     name: &str,
 ) -> Result<u32, super::ToolError> {
-    check(value, default, max, name, None)
+    check(value, 1, default, max, name, None)
+}
+
+/// [`bounded`] for a count where 0 means "none of them" (`comment_limit: 0` leaves comments
+/// out).
+pub fn bounded_or_zero(
+    value: Option<u32>,
+    default: u32,
+    max: u32,
+    name: &str,
+) -> Result<u32, super::ToolError> {
+    check(value, 0, default, max, name, None)
 }
 
 /// [`bounded`] for a page size (`max_results`, `limit`): out of range, the message adds
@@ -48,11 +96,12 @@ pub fn bounded_paged(
     name: &str,
     more: &str,
 ) -> Result<u32, super::ToolError> {
-    check(value, default, max, name, Some(more))
+    check(value, 1, default, max, name, Some(more))
 }
 
 fn check(
     value: Option<u32>,
+    min: u32,
     default: u32,
     max: u32,
     name: &str,
@@ -60,14 +109,14 @@ fn check(
 ) -> Result<u32, super::ToolError> {
     match value {
         None => Ok(default),
-        Some(v) if (1..=max).contains(&v) => Ok(v),
+        Some(v) if (min..=max).contains(&v) => Ok(v),
         Some(v) => {
             let hint = match more {
                 Some(more) if v > max => format!("; for more, {more}"),
                 _ => String::new(),
             };
             Err(super::ToolError::Invalid(format!(
-                "{name} must be 1–{max} (got {v}; default {default}){hint}"
+                "{name} must be {min}–{max} (got {v}; default {default}){hint}"
             )))
         }
     }
@@ -121,6 +170,12 @@ mod tests {
         assert!(bounded(Some(0), 20, 100, "max_results").is_err());
         assert!(bounded(Some(101), 20, 100, "max_results").is_err());
         assert_eq!(bounded_paged(Some(1), 10, 50, "limit", "page").unwrap(), 1);
+        assert_eq!(bounded_or_zero(Some(0), 5, 50, "comment_limit").unwrap(), 0);
+        assert_eq!(bounded_or_zero(None, 5, 50, "comment_limit").unwrap(), 5);
+        assert_eq!(
+            message(bounded_or_zero(Some(51), 5, 50, "comment_limit")),
+            "comment_limit must be 0–50 (got 51; default 5)"
+        );
     }
 
     #[test]
@@ -143,5 +198,32 @@ mod tests {
         // Zero is not a request for more.
         let m = message(bounded_paged(Some(0), 10, 50, "limit", more));
         assert!(!m.contains("for more"), "{m}");
+    }
+}
+
+#[cfg(test)]
+mod list_tests {
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    struct Args {
+        #[serde(default, deserialize_with = "super::opt_list")]
+        parts: Option<Vec<String>>,
+    }
+
+    #[test]
+    fn lists_come_as_arrays_or_comma_separated_text() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<Args>(v).map(|a| a.parts);
+        assert_eq!(
+            parse(serde_json::json!({"parts": ["a", "b"]})).unwrap(),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(
+            parse(serde_json::json!({"parts": "a, b,,"})).unwrap(),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(parse(serde_json::json!({})).unwrap(), None);
+        assert_eq!(parse(serde_json::json!({"parts": null})).unwrap(), None);
+        assert!(parse(serde_json::json!({"parts": 3})).is_err());
     }
 }

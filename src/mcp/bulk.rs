@@ -286,7 +286,8 @@ pub fn journal_error(e: JournalError) -> ToolError {
 /// and looked for at the site before they are sent again.
 pub fn in_doubt(e: &ApiError) -> bool {
     match e.status() {
-        None => matches!(e, ApiError::Transport { .. }),
+        // A success answer too large to read still means the write was carried out.
+        None => matches!(e, ApiError::Transport { .. } | ApiError::TooLarge { .. }),
         Some(s) => s >= 500,
     }
 }

@@ -133,6 +133,11 @@ impl BridgeServer {
 /// so they are sent without per-field prose or `required` lists; the Rust types (and
 /// `BridgeServer::all_tools_documented`) keep them.
 fn slim_tool(mut tool: Tool) -> Tool {
+    // Clients that show a tool's name read the top-level `title`; older ones read the
+    // annotation's. Send both.
+    if tool.title.is_none() {
+        tool.title = tool.annotations.as_ref().and_then(|a| a.title.clone());
+    }
     tool.input_schema = Arc::new(slim_schema(&tool.input_schema, false));
     tool.output_schema = tool
         .output_schema

@@ -182,6 +182,7 @@ impl BridgeServer {
                             key,
                             include: Some(vec![IncludePart::Comments]),
                             comment_limit: None,
+                            fields: None,
                         };
                         self.get_issue_impl(&cx, args).await?.render()
                     }

@@ -43,6 +43,15 @@ pub(crate) fn v1(ctx: &Ctx<'_>, rest: &[&str]) -> Reply {
         ["content", id] => get_content(ctx, id),
         ["space"] => list_spaces_v1(ctx),
         ["user", "current"] => Reply::ok(v1_user(ctx, crate::sandbox::seed::DEMO)),
+        ["user"] if ctx.site == Site::Dc => {
+            let wanted = |u: &&super::seed::User| {
+                ctx.params.get("key") == Some(u.key) || ctx.params.get("username") == Some(u.name)
+            };
+            match ctx.store.users.iter().position(|u| wanted(&u)) {
+                Some(idx) => Reply::ok(v1_user(ctx, idx)),
+                None => v1_not_found("No user found with the given key or username."),
+            }
+        }
         _ => v1_not_found("Not Found: the sandbox has no such Confluence endpoint."),
     }
 }
@@ -250,7 +259,7 @@ pub(super) fn content_json(ctx: &Ctx<'_>, page: &Page, expand: &[String]) -> Val
         if expand.iter().any(|e| e == "body.storage") {
             body.insert(
                 "storage".into(),
-                json!({"value": page.storage, "representation": "storage", "embeddedContent": [], "_expandable": {"content": format!("/rest/api/content/{}", page.id)}}),
+                json!({"value": site_storage(ctx, &page.storage), "representation": "storage", "embeddedContent": [], "_expandable": {"content": format!("/rest/api/content/{}", page.id)}}),
             );
         }
         if expand.iter().any(|e| e == "body.atlas_doc_format") {
@@ -1065,6 +1074,20 @@ fn get_page(ctx: &Ctx<'_>, id: &str) -> Reply {
     if let Some(links) = v.get_mut("_links").and_then(Value::as_object_mut) {
         links.insert("base".into(), json!(ctx.wiki_base));
     }
+    if ctx.params.get("include-labels") == Some("true")
+        && let Some(map) = v.as_object_mut()
+    {
+        let results: Vec<Value> = page
+            .labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| json!({"id": (page.id * 10 + i as u64).to_string(), "name": l, "prefix": "global"}))
+            .collect();
+        map.insert(
+            "labels".into(),
+            json!({"results": results, "meta": {"hasMore": false, "cursor": ""}, "_links": {}}),
+        );
+    }
     Reply::ok(v)
 }
 
@@ -1313,4 +1336,20 @@ fn get_space(ctx: &Ctx<'_>, id: &str) -> Reply {
         links.insert("base".into(), json!(ctx.wiki_base));
     }
     Reply::ok(v)
+}
+
+/// Storage XHTML as the site holds it: Data Center has no account ids, so its mentions name
+/// users by key (`ri:userkey`), as real Data Center pages do.
+fn site_storage(ctx: &Ctx<'_>, storage: &str) -> String {
+    if ctx.site != Site::Dc {
+        return storage.to_string();
+    }
+    let mut out = storage.to_string();
+    for u in &ctx.store.users {
+        out = out.replace(
+            &format!("ri:account-id=\"{}\"", u.account_id),
+            &format!("ri:userkey=\"{}\"", u.key),
+        );
+    }
+    out
 }

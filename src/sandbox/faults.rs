@@ -1,12 +1,22 @@
 //! Fault injection: failure rules (status, count, `Retry-After`, path prefix, method, skips,
-//! delays, dropped connections), the per-request latency switch, and the replies a fault gives.
+//! delays, dropped connections, oversized answers), the per-request latency switch, and the
+//! replies a fault gives.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
+use axum::response::Response;
+use serde_json::Value;
+
 use super::lock;
 use super::wire::{self, Family, Reply};
+
+/// Most items an inflated answer may hold (`FaultOptions::inflate_to`).
+pub(super) const MAX_INFLATE: u32 = 200_000;
+/// Largest body a `FaultOptions::body_bytes` answer may have (1 GiB).
+pub(super) const MAX_FAULT_BODY: u64 = 1 << 30;
 
 /// One injected failure rule.
 #[derive(Debug, Clone)]
@@ -41,6 +51,17 @@ pub struct FaultOptions {
     /// close the connection without sending any HTTP response, so the client sees a transport
     /// error after the commit. `status` is ignored.
     pub drop_after_commit: bool,
+    /// The `Retry-After` value to send verbatim (`"0"`, an HTTP date in the past or far
+    /// future, `"1000000000"` …) instead of [`FaultSpec::retry_after`]'s seconds.
+    pub retry_after_raw: Option<String>,
+    /// With `status` 0: answer normally, then repeat the items of the answer's list
+    /// (`issues`, `results`, `values` or `comments`, whichever comes first) until it holds
+    /// this many — a site that ignores `maxResults`/`limit`. At most 200,000.
+    pub inflate_to: Option<u32>,
+    /// Answer 200 with a JSON body of this many bytes (an object with empty `issues` and
+    /// `results` and a long `padding` string), streamed in chunks without `Content-Length`,
+    /// instead of handling the request: an answer too big to buffer. At most 1 GiB.
+    pub body_bytes: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -150,10 +171,14 @@ impl Faults {
 pub(super) enum FaultAction {
     /// Handle the request normally.
     Serve,
+    /// Handle it, then repeat the items of its answer's list until it holds this many.
+    Inflate(u32),
     /// Handle it, then drop the connection without answering.
     Drop,
     /// Answer with this instead of handling it.
     Answer(Reply),
+    /// Answer with a streamed JSON body of this many bytes instead of handling it.
+    Huge(u64),
 }
 
 /// Waits out a fault's delay, then says whether to fail, serve or serve-and-drop.
@@ -169,14 +194,76 @@ pub(super) async fn apply_fault(
     }
     if opts.drop_after_commit {
         FaultAction::Drop
+    } else if let Some(bytes) = opts.body_bytes {
+        FaultAction::Huge(bytes.min(MAX_FAULT_BODY))
     } else if spec.status == 0 {
-        FaultAction::Serve
+        match opts.inflate_to {
+            Some(n) => FaultAction::Inflate(n.min(MAX_INFLATE)),
+            None => FaultAction::Serve,
+        }
     } else {
-        FaultAction::Answer(fault_reply(family, &spec))
+        FaultAction::Answer(fault_reply(family, &spec, opts.retry_after_raw.as_deref()))
     }
 }
 
-fn fault_reply(family: Family, spec: &FaultSpec) -> Reply {
+/// Repeats the items of the reply's list (`issues`, `results`, `values` or `comments`, the
+/// first present) until it holds `n`; an empty or missing list stays as it is.
+pub(super) fn inflate(reply: &mut Reply, n: u32) {
+    let Some(body) = reply.body.as_mut() else {
+        return;
+    };
+    let target = usize::try_from(n).unwrap_or(usize::MAX);
+    for key in ["issues", "results", "values", "comments"] {
+        if let Some(list) = body.get_mut(key).and_then(Value::as_array_mut) {
+            let originals = list.len();
+            let mut i = 0;
+            while originals > 0 && list.len() < target {
+                let copy = list[i % originals].clone();
+                list.push(copy);
+                i += 1;
+            }
+            return;
+        }
+    }
+}
+
+/// A 200 answer whose JSON body is `bytes` long, produced chunk by chunk (no
+/// `Content-Length`), so the sandbox never holds it and the client must count as it reads.
+pub(super) fn huge_answer(bytes: u64) -> Response {
+    const HEAD: &[u8] = br#"{"issues":[],"results":[],"isLast":true,"padding":""#;
+    const TAIL: &[u8] = br#""}"#;
+    const CHUNK: u64 = 64 * 1024;
+    let fixed = (HEAD.len() + TAIL.len()) as u64;
+    let padding = bytes.saturating_sub(fixed);
+    // State: (bytes of padding still to send, whether the head went out, whether done).
+    let stream =
+        futures::stream::unfold((padding, false, false), |(left, head, done)| async move {
+            if done {
+                return None;
+            }
+            if !head {
+                return Some((
+                    Ok::<_, std::io::Error>(Bytes::from_static(HEAD)),
+                    (left, true, false),
+                ));
+            }
+            if left == 0 {
+                return Some((Ok(Bytes::from_static(TAIL)), (0, true, true)));
+            }
+            let n = left.min(CHUNK);
+            let chunk = Bytes::from(vec![b'x'; usize::try_from(n).unwrap_or(0)]);
+            Some((Ok(chunk), (left - n, true, false)))
+        });
+    let mut response = Response::new(Body::from_stream(stream));
+    if let Ok(value) = axum::http::HeaderValue::from_str("application/json;charset=UTF-8") {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+fn fault_reply(family: Family, spec: &FaultSpec, raw_retry_after: Option<&str>) -> Reply {
     let status = if (100..=599).contains(&spec.status) {
         spec.status
     } else {
@@ -188,11 +275,17 @@ fn fault_reply(family: Family, spec: &FaultSpec) -> Reply {
         _ => "The sandbox was told to fail this request.",
     };
     let mut reply = Reply::error(family, status, message);
-    if let Some(secs) = spec.retry_after {
-        reply = reply.header("Retry-After", &secs.to_string());
+    match (raw_retry_after, spec.retry_after) {
+        (Some(raw), _) => reply = reply.header("Retry-After", raw),
+        (None, Some(secs)) => reply = reply.header("Retry-After", &secs.to_string()),
+        (None, None) => {}
     }
     if status == 429 {
-        let wait = i64::try_from(spec.retry_after.unwrap_or(1)).unwrap_or(i64::MAX / 4);
+        let secs = raw_retry_after
+            .and_then(|r| r.trim().parse::<u64>().ok())
+            .or(spec.retry_after)
+            .unwrap_or(1);
+        let wait = i64::try_from(secs).unwrap_or(i64::MAX / 4);
         let reset = time::OffsetDateTime::now_utc()
             .checked_add(time::Duration::seconds(wait))
             .unwrap_or_else(time::OffsetDateTime::now_utc);
@@ -203,4 +296,138 @@ fn fault_reply(family: Family, spec: &FaultSpec) -> Reply {
             .header("X-RateLimit-Remaining", "0");
     }
     reply
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use super::{FaultOptions, FaultSpec};
+    use crate::sandbox::{
+        SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_MAX_URL_BYTES, SandboxOptions, start,
+    };
+
+    fn http() -> reqwest::Client {
+        reqwest::Client::new()
+    }
+
+    async fn search(base: &str, query: &str) -> reqwest::Response {
+        http()
+            .get(format!("{base}/rest/api/3/search/jql?{query}"))
+            .basic_auth(SANDBOX_EMAIL, Some(SANDBOX_API_TOKEN))
+            .send()
+            .await
+            .expect("answer")
+    }
+
+    fn rule(options: FaultOptions) -> (FaultSpec, FaultOptions) {
+        (
+            FaultSpec {
+                status: 0,
+                count: 1,
+                retry_after: None,
+                path_prefix: Some("/rest/api/3/search/jql".to_string()),
+            },
+            options,
+        )
+    }
+
+    #[tokio::test]
+    async fn oversized_answers_and_raw_retry_after() {
+        let sb = start(SandboxOptions::default()).await.expect("sandbox");
+        let base = sb.base_url();
+        let q = "jql=project%20%3D%20ENG&maxResults=2&fields=summary";
+
+        let (spec, opts) = rule(FaultOptions {
+            inflate_to: Some(300),
+            ..FaultOptions::default()
+        });
+        sb.faults().inject_with(spec, opts);
+        let body: Value = search(&base, q).await.json().await.expect("json");
+        let issues = body["issues"].as_array().expect("issues");
+        assert_eq!(issues.len(), 300, "maxResults ignored");
+        assert_eq!(issues[2]["key"], issues[0]["key"], "repeats what it had");
+        let body: Value = search(&base, q).await.json().await.expect("json");
+        assert_eq!(body["issues"].as_array().map(Vec::len), Some(2), "used up");
+
+        let (spec, opts) = rule(FaultOptions {
+            body_bytes: Some(3 * 1024 * 1024 + 7),
+            ..FaultOptions::default()
+        });
+        sb.faults().inject_with(spec, opts);
+        let r = search(&base, q).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.content_length(), None, "streamed, no length announced");
+        let bytes = r.bytes().await.expect("body");
+        assert_eq!(bytes.len(), 3 * 1024 * 1024 + 7);
+        let body: Value = serde_json::from_slice(&bytes).expect("valid JSON");
+        assert_eq!(body["issues"], json!([]));
+
+        let (mut spec, opts) = rule(FaultOptions {
+            retry_after_raw: Some("Wed, 21 Oct 2015 07:28:00 GMT".to_string()),
+            ..FaultOptions::default()
+        });
+        spec.status = 429;
+        sb.faults().inject_with(spec, opts);
+        let r = search(&base, q).await;
+        assert_eq!(r.status(), 429);
+        assert_eq!(
+            r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+            Some("Wed, 21 Oct 2015 07:28:00 GMT")
+        );
+        assert_eq!(sb.faults().pending(), 0);
+    }
+
+    #[tokio::test]
+    async fn long_urls_get_414_and_the_log_has_arrival_times() {
+        let sb = start(SandboxOptions::default()).await.expect("sandbox");
+        let base = sb.base_url();
+        let fits = format!("jql={}", "a".repeat(SANDBOX_MAX_URL_BYTES - 100));
+        assert_ne!(search(&base, &fits).await.status(), 414);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let long = format!("jql={}", "a".repeat(SANDBOX_MAX_URL_BYTES));
+        let r = search(&base, &long).await;
+        assert_eq!(r.status(), 414);
+        assert!(r.text().await.expect("text").contains("<title>414"));
+        let log = sb.timed_requests();
+        assert_eq!(log.len(), 2);
+        assert_eq!(log[1].request.status, 414);
+        assert_eq!(log[1].request.path, "/rest/api/3/search/jql");
+        assert!(log[1].at >= log[0].at + Duration::from_millis(30));
+        let listed: Value = http()
+            .get(format!("{base}/__sandbox/requests"))
+            .send()
+            .await
+            .expect("log")
+            .json()
+            .await
+            .expect("json");
+        let at = listed["requests"][1]["at_ms"].as_f64().expect("at_ms");
+        assert!((at - log[1].at.as_secs_f64() * 1000.0).abs() < 1.0);
+    }
+
+    #[tokio::test]
+    async fn the_control_endpoint_takes_and_checks_the_new_switches() {
+        let sb = start(SandboxOptions::default()).await.expect("sandbox");
+        let post = |body: Value| {
+            let url = format!("{}/__sandbox/faults", sb.base_url());
+            async move { http().post(url).json(&body).send().await.expect("answer") }
+        };
+        for ok in [
+            json!({"inflate_to": 10}),
+            json!({"body_bytes": 100}),
+            json!({"status": 429, "retry_after_raw": "0"}),
+        ] {
+            assert_eq!(post(ok.clone()).await.status(), 200, "{ok}");
+        }
+        for bad in [
+            json!({"inflate_to": 200_001}),
+            json!({"body_bytes": 2_000_000_000u64}),
+            json!({"status": 429, "retry_after_raw": "a\nb"}),
+        ] {
+            assert_eq!(post(bad.clone()).await.status(), 400, "{bad}");
+        }
+    }
 }

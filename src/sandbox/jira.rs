@@ -45,7 +45,18 @@ pub(crate) fn route(ctx: &Ctx<'_>, rest: &[&str]) -> Reply {
         ["search"] if cloud => removed_search(),
         ["search", "jql"] if cloud => get_or_post(ctx, search_jql),
         ["search"] => get_or_post(ctx, dc_search),
+        ["search", "approximate-count"] if cloud && *ctx.method == Method::POST => {
+            approximate_count(ctx)
+        }
         _ if !get => method_not_allowed(),
+        ["field"] => {
+            let names: Vec<(&str, &str, bool)> = NAVIGABLE
+                .iter()
+                .map(|(id, name)| (*id, *name, true))
+                .chain(NON_NAVIGABLE.iter().map(|(id, name)| (*id, *name, false)))
+                .collect();
+            Reply::ok(super::jira_fields::field_list(&names))
+        }
         ["issue", "createmeta", p, "issuetypes"] => createmeta_types(ctx, p),
         ["issue", "createmeta", p, "issuetypes", t] => createmeta_fields(ctx, p, t),
         ["issue", key] => get_issue(ctx, key),
@@ -1125,6 +1136,27 @@ fn search_jql(ctx: &Ctx<'_>) -> Reply {
         out.insert("names".into(), Value::Object(names));
     }
     Reply::ok(Value::Object(out))
+}
+
+/// Cloud's `POST /search/approximate-count` `{"jql": …}` → `{"count": n}`: bounded JQL only,
+/// like `/search/jql` (the sandbox's count is exact; Jira's may lag recent changes).
+fn approximate_count(ctx: &Ctx<'_>) -> Reply {
+    let body = match json_body(ctx.body) {
+        Ok(b) => b,
+        Err(m) => return Reply::jira_bad(&m),
+    };
+    let jql = match body.get("jql") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => return Reply::jira_bad("The 'jql' field must be a string."),
+    };
+    if jql.trim().is_empty() {
+        return unbounded();
+    }
+    match run_jql(ctx, jql, true) {
+        Ok(issues) => Reply::ok(json!({ "count": issues.len() })),
+        Err(r) => r,
+    }
 }
 
 fn dc_search(ctx: &Ctx<'_>) -> Reply {

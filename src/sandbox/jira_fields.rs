@@ -1,7 +1,8 @@
 //! Field validation for Jira writes: which fields a create/edit screen has (the same list
 //! `createmeta` shows), how each value is given (objects by id or name, ADF on Cloud v3,
 //! wiki-markup strings and usernames on Data Center), the required fields, and applying a
-//! validated value to an issue with its changelog item.
+//! validated value to an issue with its changelog item. Also the site's field list
+//! (`GET /rest/api/{2,3}/field`: FieldDetails for every system and custom field).
 
 use std::collections::BTreeMap;
 
@@ -590,4 +591,70 @@ fn set_labels(issue: &mut Issue, labels: Vec<String>) -> Option<ChangeItem> {
         text_pair(Some(old.join(" "))),
         text_pair(Some(issue.labels.join(" "))),
     ))
+}
+
+/// Schema type, item type and JQL clause names of the system fields (by id); a field missing
+/// here (`parent`) has no schema, as on Jira Cloud.
+const SYSTEM_SCHEMAS: &[(&str, &str, Option<&str>, &[&str])] = &[
+    ("summary", "string", None, &["summary"]),
+    ("status", "status", None, &["status"]),
+    ("issuetype", "issuetype", None, &["issuetype", "type"]),
+    ("priority", "priority", None, &["priority"]),
+    ("assignee", "user", None, &["assignee"]),
+    ("reporter", "user", None, &["reporter"]),
+    ("creator", "user", None, &["creator"]),
+    ("created", "datetime", None, &["created", "createdDate"]),
+    ("updated", "datetime", None, &["updated", "updatedDate"]),
+    ("duedate", "date", None, &["due", "duedate"]),
+    ("labels", "array", Some("string"), &["labels"]),
+    ("project", "project", None, &["project"]),
+    ("description", "string", None, &["description"]),
+    ("resolution", "resolution", None, &["resolution"]),
+    (
+        "resolutiondate",
+        "datetime",
+        None,
+        &["resolutiondate", "resolved"],
+    ),
+    ("components", "array", Some("component"), &["component"]),
+    ("subtasks", "array", Some("issuelinks"), &["subtasks"]),
+    ("issuelinks", "array", Some("issuelinks"), &["issueLink"]),
+    ("fixVersions", "array", Some("version"), &["fixVersion"]),
+    ("comment", "comments-page", None, &["comment"]),
+];
+
+/// `GET /field`: every system field (`names` gives id, name and whether it is navigable) and
+/// every custom field, as FieldDetails.
+pub(super) fn field_list(names: &[(&str, &str, bool)]) -> Value {
+    let mut out: Vec<Value> = names
+        .iter()
+        .map(|(id, name, navigable)| {
+            let mut f = json!({
+                "id": id, "key": id, "name": name, "custom": false, "orderable": true,
+                "navigable": navigable, "searchable": true, "clauseNames": [],
+            });
+            if let Some((_, kind, items, clauses)) = SYSTEM_SCHEMAS.iter().find(|s| s.0 == *id) {
+                let mut schema = json!({"type": kind, "system": id});
+                if let Some(items) = items {
+                    schema["items"] = json!(items);
+                }
+                f["schema"] = schema;
+                f["clauseNames"] = json!(clauses);
+            }
+            f
+        })
+        .collect();
+    out.extend(CUSTOM_FIELDS.iter().map(|cf| {
+        json!({
+            "id": cf.id, "key": cf.id, "name": cf.name, "custom": true, "orderable": true,
+            "navigable": true, "searchable": true,
+            "clauseNames": [format!("cf[{}]", cf.custom_id), cf.name],
+            "schema": {
+                "type": "option",
+                "custom": "com.atlassian.jira.plugin.system.customfieldtypes:select",
+                "customId": cf.custom_id,
+            },
+        })
+    }));
+    Value::Array(out)
 }

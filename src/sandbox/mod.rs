@@ -99,11 +99,19 @@
 //!   optional `"method":"POST"` (only that method matches), `"skip":2` (let the first 2
 //!   matching requests through), `"delay_ms":500` (hold each matching request; with no status
 //!   it is then served normally) and `"drop_after_commit":true` (serve the request, writes
-//!   included, then close the connection without any response; logged with status 0)
+//!   included, then close the connection without any response; logged with status 0);
+//!   `"retry_after_raw":"Wed, 21 Oct 2015 07:28:00 GMT"` (the `Retry-After` value verbatim);
+//!   with no status, `"inflate_to":5000` (serve, then repeat the answer's `issues`/`results`/
+//!   `values`/`comments` items until there are that many) or `"body_bytes":20000000` (a
+//!   streamed 200 JSON answer of that size, no `Content-Length`)
 //! - `DELETE /__sandbox/faults` removes every rule
 //! - `GET /__sandbox/state` `{"issues":{"ENG":64,…},"pages":{"ENG":8,…},"now":"…"}`
 //! - `POST /__sandbox/latency` `{"ms":50}`
-//! - `GET /__sandbox/requests` the request log; `DELETE /__sandbox/requests` empties it
+//! - `GET /__sandbox/requests` the request log (each with `at_ms`, its arrival after the
+//!   sandbox started); `DELETE /__sandbox/requests` empties it
+//!
+//! A request target (path and query) longer than 8 KiB is answered 414 with an HTML page,
+//! before authentication and faults, as the proxies in front of real sites do.
 //! - `GET /__sandbox/info` base URLs, credentials, the cloud id and the OAuth client/endpoints
 //! - `GET /__sandbox/oauth` OAuth counters and settings
 //! - `POST /__sandbox/oauth` `{"expires_in":1,"grace_secs":0,"consent":true,"no_sites":false,"extra_sites":[{"id":"…","url":"…","name":"…"}]}`
@@ -160,6 +168,9 @@ pub const SANDBOX_CLOUD_ID: &str = "7c0e9a52-3f1d-4b8e-a6c2-5d9f0b1e4a37";
 
 /// Largest request body the sandbox reads; bigger bodies are refused with 413.
 const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+/// Longest request target (path and query) the sandbox accepts; longer ones get 414, as from
+/// the 8 KiB request-line limits of Tomcat, Apache, nginx and the proxies in front of sites.
+pub const SANDBOX_MAX_URL_BYTES: usize = 8192;
 /// How many requests the log keeps (oldest dropped first), so long benchmarks stay bounded.
 const MAX_LOGGED_REQUESTS: usize = 20_000;
 
@@ -186,6 +197,16 @@ pub struct SeenRequest {
     pub status: u16,
 }
 
+/// A logged request with the moment it arrived, so tests can check how a client spaces its
+/// retries (the gap between two arrivals is at least what the client waited in between).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimedRequest {
+    /// The request as [`Sandbox::requests`] lists it.
+    pub request: SeenRequest,
+    /// When it arrived, measured from the sandbox's start, before any latency or fault delay.
+    pub at: Duration,
+}
+
 /// Locks a mutex, recovering the data if another thread panicked while holding it (the
 /// sandbox's state stays usable; it holds plain data with no invariants across fields).
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -197,8 +218,9 @@ struct Shared {
     store: RwLock<seed::Store>,
     faults: Faults,
     oauth: OAuthSwitches,
-    log: Mutex<VecDeque<SeenRequest>>,
+    log: Mutex<VecDeque<TimedRequest>>,
     addr: SocketAddr,
+    started: std::time::Instant,
 }
 
 impl Shared {
@@ -212,6 +234,23 @@ impl Shared {
         self.store
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Appends one request to the log (dropping the oldest past [`MAX_LOGGED_REQUESTS`]).
+    fn log(&self, method: &Method, path: String, query: Option<String>, status: u16, at: Duration) {
+        let mut log = lock(&self.log);
+        if log.len() >= MAX_LOGGED_REQUESTS {
+            log.pop_front();
+        }
+        log.push_back(TimedRequest {
+            request: SeenRequest {
+                method: method.to_string(),
+                path,
+                query,
+                status,
+            },
+            at,
+        });
     }
 
     /// Issue counts per project key and page counts per space key, for `/__sandbox/state`.
@@ -293,6 +332,15 @@ impl Sandbox {
     /// Every request answered so far (oldest first; control endpoints excluded), so tests can
     /// assert on what a client actually sent.
     pub fn requests(&self) -> Vec<SeenRequest> {
+        lock(&self.shared.log)
+            .iter()
+            .map(|t| t.request.clone())
+            .collect()
+    }
+
+    /// Every request answered so far with its arrival time (oldest first; control endpoints
+    /// excluded).
+    pub fn timed_requests(&self) -> Vec<TimedRequest> {
         lock(&self.shared.log).iter().cloned().collect()
     }
 
@@ -356,6 +404,7 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<Sandbox> {
         oauth: OAuthSwitches::default(),
         log: Mutex::new(VecDeque::new()),
         addr,
+        started: std::time::Instant::now(),
     });
     let router = axum::Router::new()
         .fallback(entry)
@@ -457,6 +506,7 @@ async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
 }
 
 async fn handle(shared: Arc<Shared>, req: Request) -> Response {
+    let arrived = shared.started.elapsed();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().map(str::to_string);
@@ -468,6 +518,17 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response {
             Err(_) => return control_error(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
         };
         return control(&shared, &method, &path, &bytes);
+    }
+
+    let target_len = parts.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target_len > SANDBOX_MAX_URL_BYTES {
+        let reply = Reply::text(
+            414,
+            "text/html;charset=UTF-8",
+            "<html><head><title>414 Request-URI Too Long</title></head><body><h1>Request-URI Too Long</h1></body></html>".to_string(),
+        );
+        shared.log(&method, path, query, reply.status, arrived);
+        return reply.into_response();
     }
 
     let latency = shared.faults.latency();
@@ -485,11 +546,19 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response {
         .unwrap_or_else(|| shared.addr.to_string());
 
     let mut dropped = false;
+    let mut inflate_to = None;
     let reply = if oauth::is_oauth_path(&path) {
         let fault = shared.faults.take(method.as_str(), &[path.as_str()]);
         match apply_fault(fault, Family::Jira).await {
             FaultAction::Answer(reply) => reply,
+            FaultAction::Huge(bytes) => {
+                shared.log(&method, path, query, 200, arrived);
+                return faults::huge_answer(bytes);
+            }
             action => {
+                if let FaultAction::Inflate(n) = action {
+                    inflate_to = Some(n);
+                }
                 dropped = matches!(action, FaultAction::Drop);
                 match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
                     Err(_) => Reply::json(
@@ -521,7 +590,14 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response {
                     .take(method.as_str(), &[path.as_str(), inner_path.as_str()]);
                 match apply_fault(fault, target.family).await {
                     FaultAction::Answer(reply) => reply,
+                    FaultAction::Huge(bytes) => {
+                        shared.log(&method, path, query, 200, arrived);
+                        return faults::huge_answer(bytes);
+                    }
                     action => {
+                        if let FaultAction::Inflate(n) = action {
+                            inflate_to = Some(n);
+                        }
                         dropped = matches!(action, FaultAction::Drop);
                         serve_site(&shared, target, &method, &parts, body).await
                     }
@@ -530,19 +606,12 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response {
         }
     };
 
-    let status = if dropped { 0 } else { reply.status };
-    {
-        let mut log = lock(&shared.log);
-        if log.len() >= MAX_LOGGED_REQUESTS {
-            log.pop_front();
-        }
-        log.push_back(SeenRequest {
-            method: method.to_string(),
-            path,
-            query,
-            status,
-        });
+    let mut reply = reply;
+    if let Some(n) = inflate_to {
+        faults::inflate(&mut reply, n);
     }
+    let status = if dropped { 0 } else { reply.status };
+    shared.log(&method, path, query, status, arrived);
     if dropped {
         match parts
             .extensions
@@ -823,14 +892,35 @@ struct FaultBody {
     delay_ms: Option<u64>,
     #[serde(default)]
     drop_after_commit: bool,
+    #[serde(default)]
+    retry_after_raw: Option<String>,
+    #[serde(default)]
+    inflate_to: Option<u32>,
+    #[serde(default)]
+    body_bytes: Option<u64>,
 }
 
 impl FaultBody {
     /// Why the rule cannot be used, if it cannot.
     fn problem(&self) -> Option<&'static str> {
-        let acts = self.delay_ms.is_some() || self.drop_after_commit;
+        let acts = self.delay_ms.is_some()
+            || self.drop_after_commit
+            || self.inflate_to.is_some()
+            || self.body_bytes.is_some();
         if self.status == 0 && !acts {
-            Some("invalid fault: give a status between 100 and 599, delay_ms or drop_after_commit")
+            Some(
+                "invalid fault: give a status between 100 and 599, delay_ms, drop_after_commit, inflate_to or body_bytes",
+            )
+        } else if self
+            .retry_after_raw
+            .as_deref()
+            .is_some_and(|r| axum::http::HeaderValue::from_str(r).is_err())
+        {
+            Some("invalid fault: retry_after_raw must be a valid header value")
+        } else if self.inflate_to.is_some_and(|n| n > faults::MAX_INFLATE) {
+            Some("invalid fault: inflate_to must be at most 200000")
+        } else if self.body_bytes.is_some_and(|b| b > faults::MAX_FAULT_BODY) {
+            Some("invalid fault: body_bytes must be at most 1073741824")
         } else if self.status != 0 && !(100..=599).contains(&self.status) {
             Some("invalid fault: status must be between 100 and 599")
         } else if self.delay_ms.is_some_and(|ms| ms > 600_000) {
@@ -914,6 +1004,9 @@ fn control(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Respons
                         skip: f.skip,
                         delay_ms: f.delay_ms,
                         drop_after_commit: f.drop_after_commit,
+                        retry_after_raw: f.retry_after_raw,
+                        inflate_to: f.inflate_to,
+                        body_bytes: f.body_bytes,
                     },
                 );
                 Reply::json(200, json!({"ok": true, "pending": shared.faults.pending()}))
@@ -939,7 +1032,11 @@ fn control(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Respons
         ("GET", "/__sandbox/requests") => {
             let log: Vec<_> = lock(&shared.log)
                 .iter()
-                .map(|r| json!({"method": r.method, "path": r.path, "status": r.status}))
+                .map(|t| {
+                    let r = &t.request;
+                    let at_ms = (t.at.as_secs_f64() * 10_000.0).round() / 10.0;
+                    json!({"method": r.method, "path": r.path, "status": r.status, "at_ms": at_ms})
+                })
                 .collect();
             Reply::json(200, json!({"requests": log})).into_response()
         }

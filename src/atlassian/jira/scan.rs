@@ -75,8 +75,9 @@ impl<'a> SearchScan<'a> {
             self.total = page.total;
         }
         let mut issues = page.issues;
-        // A server that sends more than asked: keep the limit, and remember there was more.
-        let overflow = issues.len() > remaining;
+        // A server that sends more than asked (cut to the page size by the search already):
+        // keep the limit, and remember there was more.
+        let overflow = page.cut || issues.len() > remaining;
         issues.truncate(remaining);
         self.fetched += issues.len();
         let stalled = issues.is_empty()

@@ -87,37 +87,30 @@ pub(super) fn config(cli_config: Option<&Path>) -> (Check, Option<Settings>) {
     (check, Some(settings))
 }
 
-/// Check 6: the audit log can be appended to (without writing a record) and its hash chain
-/// verifies, across rotated files.
+/// Check 6: the audit log can be appended to (without writing a record), its files are
+/// private, and its hash chain verifies, across rotated files.
+///
+/// Opening the log as `serve` does tightens loose permissions the bridge may change (PASS,
+/// saying what was tightened); what it may not change is a WARN with the `chmod` that fixes it.
 pub(super) fn audit(settings: &AuditSettings) -> Check {
     const NAME: &str = "audit";
     let path = &settings.path;
     let shown = path.display();
     let writable_fix =
         "make the directory writable for this user, or point `audit.path` at one that is";
-    // Creates the directory (0700) when missing, as `serve` would.
-    if let Err(e) = AuditLog::open(settings) {
-        return Check::fail(
-            NAME,
-            format!("cannot prepare the audit log: {e}"),
-            writable_fix,
-        );
-    }
-    // The appender's lock file, then the live file for append without creating it: the
-    // same opens an append makes, and nothing is written.
-    let lock = PathBuf::from(format!("{}.lock", path.display()));
-    let opened = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)
-        .map_err(|e| format!("{}: {e}", lock.display()))
-        .and_then(|_| match OpenOptions::new().append(true).open(path) {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(format!("{shown}: {e}")),
-        });
-    if let Err(e) = opened {
+    // Creates the directory (0700) when missing and makes existing files private, as `serve`
+    // would.
+    let log = match AuditLog::open(settings) {
+        Ok(log) => log,
+        Err(e) => {
+            return Check::fail(
+                NAME,
+                format!("cannot prepare the audit log: {e}"),
+                writable_fix,
+            );
+        }
+    };
+    if let Err(e) = writable(path) {
         return Check::fail(
             NAME,
             format!("the audit log is not writable: {e}"),
@@ -138,9 +131,8 @@ pub(super) fn audit(settings: &AuditSettings) -> Check {
         return Check::fail(
             NAME,
             format!(
-                "audit verify failed at {}:{}: {} ({} records verified before it)",
-                f.at.file.display(),
-                f.at.line,
+                "audit verify failed at {}: {} ({} records verified before it)",
+                f.at.compact(),
                 f.reason,
                 report.records
             ),
@@ -167,7 +159,50 @@ pub(super) fn audit(settings: &AuditSettings) -> Check {
             plural(report.files.len(), "file")
         )
     };
-    Check::pass(NAME, format!("{shown} is writable; {what}{torn}"))
+    let perms = log.permissions();
+    let detail = format!("{shown} is writable; {what}{torn}");
+    if !perms.loose.is_empty() {
+        return Check::warn(
+            NAME,
+            format!("{detail}; open to other users: {}", perms.summary()),
+            perms.fixes(),
+        );
+    }
+    if !perms.tightened.is_empty() {
+        return Check::pass(
+            NAME,
+            format!(
+                "{detail}; permissions tightened (other users could read the log): {}",
+                perms.summary()
+            ),
+        );
+    }
+    Check::pass(NAME, detail)
+}
+
+/// Proves that an append could open what it opens, without writing a record and without
+/// creating the lock file (whose presence tells `audit verify` that a log was written here):
+/// the lock file and the live file for writing when they exist, else a temporary file in the
+/// directory.
+fn writable(path: &Path) -> Result<(), String> {
+    let lock = PathBuf::from(format!("{}.lock", path.display()));
+    let mut needs_create = false;
+    for file in [&lock, &path.to_path_buf()] {
+        match OpenOptions::new().append(true).open(file) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => needs_create = true,
+            Err(e) => return Err(format!("{}: {e}", file.display())),
+        }
+    }
+    if needs_create {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        tempfile::tempfile_in(dir)
+            .map_err(|e| format!("cannot create files in {}: {e}", dir.display()))?;
+    }
+    Ok(())
 }
 
 /// This binary, as the clients should launch it.

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use crate::atlassian::jira::User;
 use crate::convert;
 use crate::mcp::render::{Render, day, one_line};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
@@ -33,7 +34,8 @@ pub enum PageFormat {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetPageArgs {
-    /// Page id (digits), e.g. from confluence_search.
+    /// Page id (digits, e.g. from confluence_search), or a link to the page on this site
+    /// (`…/pages/12345/Title`, a tiny link `…/x/AgAB`).
     pub page_id: String,
     /// `markdown` (default) or `storage`.
     #[serde(default)]
@@ -58,6 +60,18 @@ pub struct PageOut {
     pub updated: Option<String>,
     /// Parent page id.
     pub parent_id: Option<String>,
+    /// Parent page title, when it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_title: Option<String>,
+    /// Who created the page (display name, or account id when the name cannot be looked up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// Who made the current version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_editor: Option<String>,
+    /// Labels.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
     /// Format of `body`.
     pub format: PageFormat,
     /// Page body.
@@ -80,6 +94,25 @@ impl Render for PageOut {
         }
         if let Some(u) = &self.updated {
             let _ = write!(out, " · updated {}", day(u));
+            if let Some(e) = &self.last_editor {
+                let _ = write!(out, " by {e}");
+            }
+        }
+        if let Some(a) = &self.author {
+            let _ = write!(out, " · created by {a}");
+        }
+        let mut extra = Vec::new();
+        if let Some(p) = &self.parent_id {
+            match &self.parent_title {
+                Some(t) => extra.push(format!("Parent: {} (page {p})", one_line(t))),
+                None => extra.push(format!("Parent: page {p}")),
+            }
+        }
+        if !self.labels.is_empty() {
+            extra.push(format!("Labels: {}", self.labels.join(", ")));
+        }
+        if !extra.is_empty() {
+            let _ = write!(out, "\n{}", extra.join(" · "));
         }
         if let Some(url) = &self.url {
             let _ = write!(out, "\nURL: {url}");
@@ -116,7 +149,7 @@ impl BridgeServer {
         args: GetPageArgs,
     ) -> Result<PageOut, ToolError> {
         let state = self.state();
-        let id = super::page_id(&args.page_id)?;
+        let id = super::page_ref(self.state(), &cx.trace, &args.page_id).await?;
         let id = id.as_str();
         let confluence = state.api.confluence();
         let page = confluence
@@ -128,8 +161,46 @@ impl BridgeServer {
             .admit_fetched_page(id, page.space_key.as_deref())?;
         cx.touch([page.id.clone()]);
         let format = args.format.unwrap_or_default();
+        // Names for the people the page mentions and for its author and last editor, and the
+        // parent's title: asked together, each best-effort.
+        let mut people = convert::mentioned_users(&page.storage);
+        for u in [&page.author, &page.last_editor].into_iter().flatten() {
+            if u.display_name.is_none()
+                && let Some(id) = &u.id
+                && !people.contains(id)
+            {
+                people.push(id.clone());
+            }
+        }
+        let parent_title = async {
+            match (&page.parent_title, &page.parent_id) {
+                (Some(t), _) => Some(t.clone()),
+                (None, Some(pid)) => confluence.page_title(&cx.trace, pid).await,
+                (None, None) => None,
+            }
+        };
+        let (names, parent_title) =
+            futures::join!(confluence.display_names(&cx.trace, &people), parent_title);
+        let who = |u: &Option<User>| {
+            u.as_ref().and_then(|u| {
+                u.display_name
+                    .clone()
+                    .or_else(|| u.id.as_ref().and_then(|i| names.get(i).cloned()))
+                    .or_else(|| u.id.clone())
+            })
+        };
         let body = match format {
-            PageFormat::Markdown => convert::storage_to_markdown(&page.storage),
+            PageFormat::Markdown => {
+                let links = convert::StorageLinks {
+                    users: names.clone(),
+                    wiki_base: Some(confluence.wiki_base()),
+                    space: page.space_key.clone(),
+                };
+                without_title(
+                    &convert::storage_to_markdown_with(&page.storage, &links),
+                    &page.title,
+                )
+            }
             PageFormat::Storage => clean_text(&page.storage),
         };
         let truncated = body.chars().count() > MAX_BODY_CHARS;
@@ -139,6 +210,10 @@ impl BridgeServer {
             body
         };
         Ok(PageOut {
+            author: who(&page.author),
+            last_editor: who(&page.last_editor),
+            labels: page.labels.iter().map(|l| clean_text(l)).collect(),
+            parent_title: parent_title.map(|t| clean_text(&t)),
             id: page.id,
             title: page.title,
             space_id: page.space_id,
@@ -151,5 +226,39 @@ impl BridgeServer {
             truncated,
             url: page.url,
         })
+    }
+}
+
+/// The body without a first heading that only repeats the title (the header names it already).
+fn without_title(markdown: &str, title: &str) -> String {
+    let mut lines = markdown.lines();
+    match lines.next() {
+        Some(first)
+            if first.starts_with("# ") && first[2..].trim().eq_ignore_ascii_case(title.trim()) =>
+        {
+            lines
+                .collect::<Vec<_>>()
+                .join("\n")
+                .trim_start_matches('\n')
+                .to_string()
+        }
+        _ => markdown.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_heading_that_repeats_the_title_goes() {
+        let body = "# Architecture Overview\n\nThe bridge…\n\n# Other";
+        assert_eq!(
+            super::without_title(body, "Architecture overview"),
+            "The bridge…\n\n# Other"
+        );
+        assert_eq!(
+            super::without_title("# Intro\n\nx", "Title"),
+            "# Intro\n\nx"
+        );
+        assert_eq!(super::without_title("", "Title"), "");
     }
 }

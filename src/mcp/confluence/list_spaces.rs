@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::mcp::args::{bounded_paged, opt_u32};
+use crate::mcp::args::{bounded_paged, opt_list, opt_u32};
 use crate::mcp::render::Render;
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 use rmcp::handler::server::tool::{Extension, schema_for_output};
@@ -16,11 +16,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListSpacesArgs {
-    /// Only these space keys.
-    #[serde(default)]
+    /// Only these space keys (a list, or one comma-separated string).
+    #[serde(default, deserialize_with = "opt_list")]
     pub keys: Option<Vec<String>>,
-    /// Spaces per page, 1–100 (default 25).
+    /// Spaces per page.
     #[serde(default, deserialize_with = "opt_u32")]
+    #[schemars(range(min = 1, max = 100), extend("default" = 25))]
     pub limit: Option<u32>,
     /// `next_cursor` from the previous page.
     #[serde(default)]

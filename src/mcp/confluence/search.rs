@@ -16,10 +16,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchArgs {
-    /// CQL query, e.g. `type = page AND space = ENG AND text ~ "release"`.
+    /// CQL query, e.g. `type = page AND space = ENG AND text ~ "release"`. Plain words with no
+    /// CQL operator are searched as `text ~ "<words>"`.
     pub cql: String,
-    /// Results per page, 1–50 (default 10).
+    /// Results per page.
     #[serde(default, deserialize_with = "opt_u32")]
+    #[schemars(range(min = 1, max = 50), extend("default" = 10))]
     pub limit: Option<u32>,
     /// `next_cursor` from the previous page; omit for the first page.
     #[serde(default)]
@@ -55,11 +57,18 @@ pub struct SearchOut {
     pub next_cursor: Option<String>,
     /// The CQL actually sent (after policy confinement).
     pub cql: String,
+    /// Set when the query had no CQL operator and was searched as `text ~ "…"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub searched_as_text: Option<String>,
 }
 
 impl Render for SearchOut {
     fn render(&self) -> String {
-        let mut out = format!("{} result(s)", self.results.len());
+        let mut out = String::new();
+        if let Some(q) = &self.searched_as_text {
+            let _ = writeln!(out, "(no CQL operator in the query: searched as {q})");
+        }
+        let _ = write!(out, "{} result(s)", self.results.len());
         match &self.next_cursor {
             Some(c) => {
                 let _ = writeln!(out, "; more: cursor=\"{c}\"");
@@ -115,7 +124,11 @@ impl BridgeServer {
             "limit",
             "pass the returned next_cursor as cursor",
         )?;
-        let cql = state.policy.admit_cql(&args.cql)?;
+        let (query, searched_as_text) = match as_text_search(&args.cql) {
+            Some(text) => (text.clone(), Some(text)),
+            None => (args.cql.clone(), None),
+        };
+        let cql = state.policy.admit_cql(&query)?;
         let cursor = args
             .cursor
             .as_deref()
@@ -150,6 +163,57 @@ impl BridgeServer {
             results,
             next_cursor: found.next_cursor,
             cql,
+            searched_as_text,
         })
+    }
+}
+
+/// Plain words given where CQL is expected (`release notes 2027`) become `text ~ "…"`; a
+/// query with any CQL operator is left alone. `None` when the query is already CQL (or empty).
+fn as_text_search(query: &str) -> Option<String> {
+    let q = query.trim();
+    if q.is_empty() || q.contains(['=', '~', '<', '>', '!', '(', ')']) {
+        return None;
+    }
+    let lower = format!(" {} ", q.to_ascii_lowercase());
+    if [" order by ", " in ", " and ", " or ", " not "]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        return None;
+    }
+    let words: String = q
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if c == '"' || c == '\\' { ' ' } else { c })
+        .collect();
+    let words = words.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!words.is_empty()).then(|| format!("text ~ \"{words}\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_text_search;
+
+    #[test]
+    fn plain_words_become_a_text_search() {
+        assert_eq!(
+            as_text_search("release notes 2027").as_deref(),
+            Some("text ~ \"release notes 2027\"")
+        );
+        assert_eq!(
+            as_text_search("say \"hi\"").as_deref(),
+            Some("text ~ \"say hi\"")
+        );
+        for cql in [
+            "type = page",
+            "text ~ \"x\"",
+            "space in (ENG, OPS)",
+            "title !~ x",
+            "lastmodified > now(\"-7d\")",
+            "",
+        ] {
+            assert_eq!(as_text_search(cql), None, "{cql}");
+        }
     }
 }

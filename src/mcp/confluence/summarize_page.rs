@@ -24,11 +24,12 @@ use crate::mcp::{BridgeServer, CallCx, ToolError};
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SummarizePageArgs {
-    /// Page id (digits), e.g. from confluence_search.
+    /// Page id (digits, e.g. from confluence_search), or a link to the page on this site.
     pub page_id: String,
-    /// Most words of page text to keep, 1–1000 (default 150): the first paragraph of each
-    /// section, whole sentences. The outline and tables do not count.
+    /// Most words of page text to keep (the first paragraph of each section, whole
+    /// sentences); the outline and tables do not count.
     #[serde(default, deserialize_with = "opt_u32")]
+    #[schemars(range(min = 1, max = 1000), extend("default" = 150))]
     pub max_words: Option<u32>,
 }
 
@@ -85,7 +86,7 @@ impl BridgeServer {
         args: SummarizePageArgs,
     ) -> Result<PageSummaryOut, ToolError> {
         let state = self.state();
-        let id = super::page_id(&args.page_id)?;
+        let id = super::page_ref(self.state(), &cx.trace, &args.page_id).await?;
         let max_words = bounded(
             args.max_words,
             DEFAULT_MAX_WORDS,

@@ -12,7 +12,6 @@ use rmcp::{RoleServer, schemars, tool, tool_router};
 use serde::Deserialize;
 
 use super::create_page::PageWrittenOut;
-use super::page_id;
 use crate::atlassian::confluence_write::CurrentVersion;
 use crate::convert;
 use crate::mcp::confirm::confirm;
@@ -87,7 +86,7 @@ impl BridgeServer {
         args: UpdatePageArgs,
     ) -> Result<PageWrittenOut, ToolError> {
         let state = self.state();
-        let id = page_id(&args.page_id)?;
+        let id = super::page_ref(self.state(), &cx.trace, &args.page_id).await?;
         let title = args
             .title
             .as_deref()

@@ -4,9 +4,10 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::{issue_key, user_name};
+use super::{issue_key_on, user_name, value_text, wanted_fields};
+use crate::atlassian::jira::fields::is_issue_field;
 use crate::atlassian::jira::{IssueInclude, User};
-use crate::mcp::args::{bounded, opt_u32};
+use crate::mcp::args::{bounded_or_zero, count_schema, opt_list, opt_u32};
 use crate::mcp::render::{Render, clip, day, one_line};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 use rmcp::handler::server::tool::{Extension, schema_for_output};
@@ -15,30 +16,59 @@ use rmcp::model::CallToolResponse;
 use rmcp::{schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
-/// Extra parts of an issue to include.
+/// Extra parts of an issue to include (comments come anyway unless `comment_limit` is 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(inline, transform = bare_values)]
 pub enum IncludePart {
-    /// Latest comments.
+    // No per-value docs: they would turn the schema's plain `enum` into a `oneOf` with prose.
     Comments,
-    /// Change history.
     Changelog,
-    /// Workflow transitions available now.
     Transitions,
 }
+
+/// Sends [`IncludePart`] as a bare list of values: `tools/list` is read into the model's
+/// context, and the `include` argument's description already says what each value adds.
+fn bare_values(schema: &mut schemars::Schema) {
+    schema.remove("description");
+}
+
+/// Comments shown when `comment_limit` is not given.
+pub const DEFAULT_COMMENT_LIMIT: u32 = 5;
+/// Most comments one read shows.
+pub const MAX_COMMENT_LIMIT: u32 = 50;
 
 /// Arguments of `jira_get_issue`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetIssueArgs {
-    /// Issue key, e.g. `ENG-42`.
+    /// Issue key (`ENG-42`) or a link to it on this site.
     pub key: String,
-    /// Extra parts to include; default `["comments"]`.
-    #[serde(default)]
+    /// Besides the latest comments: `changelog` (history), `transitions` (available now).
+    #[serde(default, deserialize_with = "opt_list")]
     pub include: Option<Vec<IncludePart>>,
-    /// How many of the latest comments, 1–50 (default 5).
+    /// How many of the latest comments; 0 leaves comments out.
     #[serde(default, deserialize_with = "opt_u32")]
+    #[schemars(range(min = 0, max = MAX_COMMENT_LIMIT), extend("default" = DEFAULT_COMMENT_LIMIT), transform = count_schema)]
     pub comment_limit: Option<u32>,
+    /// More fields by id or name, custom fields too (`["Severity","resolutiondate"]`); those
+    /// shown anyway (status, dates, description …) are not repeated.
+    #[serde(default, deserialize_with = "opt_list")]
+    pub fields: Option<Vec<String>>,
+}
+
+/// A requested field and its value.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct FieldOut {
+    /// Field id (what writes take).
+    pub id: String,
+    /// Name shown in Jira.
+    pub name: String,
+    /// Value as text (dates as Jira gives them); null when the issue has none.
+    pub value: Option<String>,
+    /// Dates are shown as days in the text.
+    #[serde(skip)]
+    pub date: bool,
 }
 
 /// A comment.
@@ -141,6 +171,15 @@ pub struct IssueOut {
     /// Transitions (when requested).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transitions: Option<Vec<TransitionOut>>,
+    /// The requested `fields`, by name, in the order asked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldOut>,
+    /// Requested fields that do not exist on this site.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown_fields: Vec<String>,
+    /// What to do about `unknown_fields`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Render for IssueOut {
@@ -191,6 +230,25 @@ impl Render for IssueOut {
         if !extras.is_empty() {
             let _ = writeln!(out, "{}", extras.join(" · "));
         }
+        // Short values share a line; long or multi-line ones (rich text) get a section below.
+        let mut long = Vec::new();
+        let mut short = Vec::new();
+        for f in &self.fields {
+            let value = f.value.as_deref().unwrap_or("-");
+            if f.date {
+                short.push(format!("{}: {}", f.name, day(value)));
+            } else if value.contains('\n') || value.chars().count() > 120 {
+                long.push(f);
+            } else {
+                short.push(format!("{}: {value}", f.name));
+            }
+        }
+        if !short.is_empty() {
+            let _ = writeln!(out, "{}", short.join(" · "));
+        }
+        if let Some(note) = &self.note {
+            let _ = writeln!(out, "Note: {note}");
+        }
         for l in &self.links {
             let _ = writeln!(
                 out,
@@ -207,6 +265,14 @@ impl Render for IssueOut {
         let _ = writeln!(out, "URL: {}", self.url);
         if !self.description.is_empty() {
             let _ = write!(out, "\n## Description\n{}\n", self.description.trim_end());
+        }
+        for f in long {
+            let _ = write!(
+                out,
+                "\n## {}\n{}\n",
+                f.name,
+                f.value.as_deref().unwrap_or("").trim_end()
+            );
         }
         if !self.comments.is_empty() {
             let total = self
@@ -251,7 +317,7 @@ impl Render for IssueOut {
 impl BridgeServer {
     #[tool(
         name = "jira_get_issue",
-        description = "Read one Jira issue: fields, description and latest comments as Markdown, links; optionally changelog and available transitions.",
+        description = "Read one Jira issue (by key or link): fields, description and latest comments as Markdown, links; optionally changelog, available transitions and more fields by name.",
         annotations(title = "Read a Jira issue", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<IssueOut>()
     )]
@@ -271,31 +337,53 @@ impl BridgeServer {
         args: GetIssueArgs,
     ) -> Result<IssueOut, ToolError> {
         let state = self.state();
-        let key = issue_key(&args.key)?;
+        let key = issue_key_on(state.api.site(), &args.key)?;
         state.policy.admit_issue(&key)?;
-        let parts = args.include.unwrap_or_else(|| vec![IncludePart::Comments]);
-        let comment_limit = bounded(args.comment_limit, 5, 50, "comment_limit")?;
+        let parts = args.include.unwrap_or_default();
+        let comment_limit = bounded_or_zero(
+            args.comment_limit,
+            DEFAULT_COMMENT_LIMIT,
+            MAX_COMMENT_LIMIT,
+            "comment_limit",
+        )?;
         let include = IssueInclude {
             changelog: parts.contains(&IncludePart::Changelog),
             transitions: parts.contains(&IncludePart::Transitions),
         };
+        let wanted = wanted_fields(state, &cx.trace, args.fields).await?;
         let jira = state.api.jira();
         let detail = jira
-            .issue(&cx.trace, &key, include)
+            .issue_with_fields(&cx.trace, &key, include, &wanted.ids())
             .await
             .map_err(ToolError::naming(&key))?;
-        let issue = detail.issue;
+        let mut issue = detail.issue;
         // The key may have resolved to a moved issue: check the project it is in now, before
         // anything else is fetched from it.
         state
             .policy
             .admit_fetched_issue(&key, issue.project_key.as_deref())?;
-        let comments = if parts.contains(&IncludePart::Comments) {
+        let comments = if comment_limit > 0 {
             jira.latest_comments(&cx.trace, &issue.key, comment_limit)
                 .await?
         } else {
             Default::default()
         };
+        // Fields the output has anyway (status, description …) are not repeated.
+        let fields = wanted
+            .found
+            .iter()
+            .filter(|f| !is_issue_field(&f.id))
+            .map(|f| FieldOut {
+                id: f.id.clone(),
+                name: f.name.clone(),
+                value: issue
+                    .extra
+                    .remove(&f.id)
+                    .filter(|v| !v.is_null())
+                    .map(|v| clip(&value_text(&v), 2000)),
+                date: f.is_date(),
+            })
+            .collect();
         cx.touch([issue.key.clone()]);
         let visible = |k: &str| state.policy.admit_issue(k).is_ok();
         Ok(IssueOut {
@@ -378,6 +466,9 @@ impl BridgeServer {
                     })
                     .collect()
             }),
+            fields,
+            unknown_fields: wanted.unknown,
+            note: wanted.note,
             key: issue.key,
         })
     }

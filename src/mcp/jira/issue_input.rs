@@ -29,7 +29,7 @@ pub struct IssueInput {
     #[serde(default)]
     pub description: Option<String>,
     /// Labels (no spaces).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::mcp::args::opt_list")]
     pub labels: Option<Vec<String>>,
     /// Priority name or id, e.g. `High`.
     #[serde(default)]
@@ -208,7 +208,7 @@ pub async fn prepare(
         .map(str::trim)
         .filter(|p| !p.is_empty())
     {
-        match super::issue_key(parent) {
+        match super::issue_key_on(state.api.site(), parent) {
             Err(_) => problems.push(format!("parent `{}` is not an issue key", clip(parent))),
             Ok(key) => {
                 state.policy.admit_issue(&key)?;

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::mcp::args::{bounded, opt_u32};
+use crate::mcp::args::{bounded, count_schema, opt_u32};
 use crate::mcp::render::Render;
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 use rmcp::handler::server::tool::{Extension, schema_for_output};
@@ -12,6 +12,11 @@ use rmcp::model::CallToolResponse;
 use rmcp::{schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
+/// Projects listed when `max_results` is not given.
+pub const DEFAULT_PROJECTS: u32 = 50;
+/// Most projects one call lists (Jira Cloud's own page limit).
+pub const MAX_PROJECTS: u32 = 100;
+
 /// Arguments of `jira_list_projects`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -19,8 +24,9 @@ pub struct ListProjectsArgs {
     /// Text matched against project key and name.
     #[serde(default)]
     pub query: Option<String>,
-    /// Most projects to return, 1–100 (default 50).
+    /// Most projects to return.
     #[serde(default, deserialize_with = "opt_u32")]
+    #[schemars(range(min = 1, max = MAX_PROJECTS), extend("default" = DEFAULT_PROJECTS), transform = count_schema)]
     pub max_results: Option<u32>,
 }
 
@@ -97,7 +103,12 @@ impl BridgeServer {
         args: ListProjectsArgs,
     ) -> Result<ProjectsOut, ToolError> {
         let state = self.state();
-        let max = bounded(args.max_results, 50, 100, "max_results")?;
+        let max = bounded(
+            args.max_results,
+            DEFAULT_PROJECTS,
+            MAX_PROJECTS,
+            "max_results",
+        )?;
         let query = args
             .query
             .as_deref()

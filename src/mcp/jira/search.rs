@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rmcp::handler::server::tool::{Extension, schema_for_output};
 use rmcp::handler::server::wrapper::Parameters;
@@ -10,11 +11,19 @@ use rmcp::{schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{user_name, value_text};
-use crate::atlassian::jira::Issue;
-use crate::mcp::args::{bounded_paged, opt_u32};
+use super::{user_name, value_text, wanted_fields};
+use crate::atlassian::jira::{Issue, Jira};
+use crate::mcp::args::{bounded_paged, count_schema, opt_list, opt_u32};
 use crate::mcp::render::{Render, clip, day, one_line};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
+
+/// Issues per page when `max_results` is not given.
+pub const DEFAULT_MAX_RESULTS: u32 = 20;
+/// Largest page: full rows for more than 100 issues would crowd the model's context (and
+/// Cloud may cap pages with many fields near there anyway).
+pub const MAX_RESULTS: u32 = 100;
+/// How long a search waits for the approximate count before answering without it.
+const COUNT_WAIT: Duration = Duration::from_secs(5);
 
 /// Arguments of `jira_search`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -23,12 +32,13 @@ pub struct SearchArgs {
     /// JQL query, e.g. `project = ENG AND status != Done ORDER BY updated DESC`. Must restrict
     /// something (Jira rejects a bare ORDER BY).
     pub jql: String,
-    /// Extra field ids to return besides the defaults (summary, status, type, priority,
-    /// assignee, updated, due, labels, parent), e.g. `["reporter","customfield_10016"]`.
-    #[serde(default)]
+    /// Extra fields besides summary, status, type, priority, assignee, updated, due, labels
+    /// and parent: ids or names, custom fields too (`["reporter","Story Points"]`).
+    #[serde(default, deserialize_with = "opt_list")]
     pub fields: Option<Vec<String>>,
-    /// Issues per page, 1–100 (default 20).
+    /// Issues per page.
     #[serde(default, deserialize_with = "opt_u32")]
+    #[schemars(range(min = 1, max = MAX_RESULTS), extend("default" = DEFAULT_MAX_RESULTS), transform = count_schema)]
     pub max_results: Option<u32>,
     /// `next_page_token` from the previous page; omit for the first page.
     #[serde(default)]
@@ -66,9 +76,21 @@ pub struct IssueRow {
     /// Parent issue key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
-    /// Extra requested fields, simplified to text.
+    /// Extra requested fields by id (names in the result's `fields`), simplified to text.
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
     pub fields: serde_json::Map<String, Value>,
+}
+
+/// A requested field, as found.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct FieldRef {
+    /// Field id (the key in each row's `fields`; what writes take).
+    pub id: String,
+    /// Name shown in Jira.
+    pub name: String,
+    /// Dates are shown as days in the text.
+    #[serde(skip)]
+    pub date: bool,
 }
 
 /// Result of `jira_search`.
@@ -83,6 +105,19 @@ pub struct SearchOut {
     /// Total matches (Data Center only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
+    /// About how many issues match (Jira Cloud's approximate count, on a first page with more
+    /// to come; recent changes may be missing from it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approximate_total: Option<u64>,
+    /// The extra fields asked for, as found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldRef>,
+    /// Requested fields that do not exist on this site (not sent to Jira).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown_fields: Vec<String>,
+    /// What to do about `unknown_fields`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// The JQL actually sent (after policy confinement).
     pub jql: String,
 }
@@ -94,6 +129,8 @@ impl Render for SearchOut {
         let _ = write!(out, "{n} issue{}", if n == 1 { "" } else { "s" });
         if let Some(t) = self.total {
             let _ = write!(out, " of {t}");
+        } else if let Some(t) = self.approximate_total {
+            let _ = write!(out, " of ≈{t} (approximate)");
         }
         match &self.next_page_token {
             Some(t) => {
@@ -101,6 +138,10 @@ impl Render for SearchOut {
             }
             None => out.push_str("; last page\n"),
         }
+        if let Some(note) = &self.note {
+            let _ = writeln!(out, "Note: {note}");
+        }
+        let field = |id: &str| self.fields.iter().find(|f| f.id == id);
         for i in &self.issues {
             let _ = write!(
                 out,
@@ -124,8 +165,13 @@ impl Render for SearchOut {
             if !i.labels.is_empty() {
                 let _ = write!(out, " [{}]", i.labels.join(", "));
             }
-            for (k, v) in &i.fields {
-                let _ = write!(out, " | {k}: {}", clip(&one_line(&value_text(v)), 80));
+            for (id, v) in &i.fields {
+                let f = field(id);
+                let value = match f {
+                    Some(f) if f.date => day(&value_text(v)).to_string(),
+                    _ => clip(&one_line(&value_text(v)), 80),
+                };
+                let _ = write!(out, " | {}: {value}", f.map_or(id.as_str(), |f| &f.name));
             }
             out.push('\n');
         }
@@ -145,9 +191,11 @@ fn row(issue: Issue) -> IssueRow {
         due: issue.due,
         labels: issue.labels,
         parent: issue.parent,
+        // A field the issue has no value for is left out of its row.
         fields: issue
             .extra
             .into_iter()
+            .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| (k, Value::String(clip(&value_text(&v), 2000))))
             .collect(),
     }
@@ -175,38 +223,32 @@ impl BridgeServer {
         let state = self.state();
         let max = bounded_paged(
             args.max_results,
-            20,
-            100,
+            DEFAULT_MAX_RESULTS,
+            MAX_RESULTS,
             "max_results",
             "pass the returned next_page_token as next_page_token",
         )?;
         let jql = state.policy.admit_jql(&args.jql)?;
-        let extra: Vec<String> = args
-            .fields
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| f.trim().to_string())
-            .filter(|f| !f.is_empty())
-            .collect();
-        if let Some(bad) = extra.iter().find(|f| {
-            !f.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-        }) {
-            return Err(ToolError::Invalid(format!(
-                "`{bad}` is not a field id; use ids like `reporter` or `customfield_10016`"
-            )));
-        }
-        state.policy.admit_search_fields(&extra)?;
+        let wanted = wanted_fields(state, &cx.trace, args.fields).await?;
         let token = args
             .next_page_token
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty());
-        let page = state
-            .api
-            .jira()
-            .search(&cx.trace, &jql, &extra, max, token)
+        let jira = state.api.jira();
+        let page = jira
+            .search(&cx.trace, &jql, &wanted.ids(), max, token)
             .await?;
+        let on_page = page.issues.len() as u64;
+        // Only a first page with more to come needs a total: later pages had theirs, and a
+        // single page is its own count.
+        let approximate_total = match (token, &page.next_page_token, page.total) {
+            (None, Some(_), None) => approximate_count(&jira, cx, &jql)
+                .await
+                // A count below what this page already shows is stale: say nothing.
+                .filter(|n| *n > on_page),
+            _ => None,
+        };
         // A result outside the allowlist can only come from a misbehaving server (or a query
         // that slipped past the wrapper); with an allowlist, an issue must prove its project.
         let issues: Vec<IssueRow> = page
@@ -220,8 +262,36 @@ impl BridgeServer {
             is_last: page.next_page_token.is_none(),
             next_page_token: page.next_page_token,
             total: page.total,
+            approximate_total,
+            fields: wanted
+                .found
+                .iter()
+                .map(|f| FieldRef {
+                    id: f.id.clone(),
+                    name: f.name.clone(),
+                    date: f.is_date(),
+                })
+                .collect(),
+            unknown_fields: wanted.unknown,
+            note: wanted.note,
             issues,
             jql,
         })
+    }
+}
+
+/// Jira Cloud's approximate count for `jql`, best effort: any failure (a missing scope, an
+/// error, no answer within [`COUNT_WAIT`]) leaves the search without a total, never failed.
+async fn approximate_count(jira: &Jira<'_>, cx: &CallCx, jql: &str) -> Option<u64> {
+    match tokio::time::timeout(COUNT_WAIT, jira.approximate_count(&cx.trace, jql)).await {
+        Ok(Ok(count)) => count,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "approximate count unavailable");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("approximate count took too long");
+            None
+        }
     }
 }

@@ -12,9 +12,8 @@ use rmcp::service::RequestContext;
 use rmcp::{schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
-use super::issue_key;
 use crate::atlassian::jira::IssueInclude;
-use crate::mcp::args::{bounded, opt_u32};
+use crate::mcp::args::{bounded, count_schema, opt_u32};
 use crate::mcp::digest::issue::{self, COMMENT_LIMIT, IssueDigest};
 use crate::mcp::digest::{DEFAULT_MAX_WORDS, MAX_MAX_WORDS};
 use crate::mcp::render::Render;
@@ -25,11 +24,12 @@ use crate::mcp::{BridgeServer, CallCx, ToolError};
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SummarizeIssueArgs {
-    /// Issue key, e.g. `ENG-42`.
+    /// Issue key (`ENG-42`) or a link to it.
     pub key: String,
-    /// Most words of the description to keep, 1–1000 (default 150); cut at a sentence
-    /// boundary. Fields, comments and changes do not count.
+    /// Most words of the description to keep, cut at a sentence boundary. Fields, comments
+    /// and changes do not count.
     #[serde(default, deserialize_with = "opt_u32")]
+    #[schemars(range(min = 1, max = MAX_MAX_WORDS), extend("default" = DEFAULT_MAX_WORDS), transform = count_schema)]
     pub max_words: Option<u32>,
 }
 
@@ -86,7 +86,7 @@ impl BridgeServer {
         args: SummarizeIssueArgs,
     ) -> Result<IssueSummaryOut, ToolError> {
         let state = self.state();
-        let key = issue_key(&args.key)?;
+        let key = super::issue_key_on(state.api.site(), &args.key)?;
         state.policy.admit_issue(&key)?;
         let max_words = bounded(
             args.max_words,

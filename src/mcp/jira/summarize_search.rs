@@ -25,7 +25,7 @@ use rmcp::{RoleServer, schemars, tool, tool_router};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use self::tally::{Bucket, GroupField, IssueBrief, Tally};
-use crate::mcp::args::opt_u32;
+use crate::mcp::args::{count_schema, opt_u32};
 use crate::mcp::render::{Render, clip};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 
@@ -53,8 +53,9 @@ pub struct SummarizeSearchArgs {
     /// `label` (default status, assignee, priority).
     #[serde(default, deserialize_with = "list_or_text")]
     pub group_by: Option<Vec<String>>,
-    /// Most issues to count, 1–5000 (default 1000); past it the answer says `capped`.
+    /// Most issues to count; past it the answer says `capped`.
     #[serde(default, deserialize_with = "opt_u32")]
+    #[schemars(range(min = 1, max = MAX_ISSUES), extend("default" = DEFAULT_MAX_ISSUES), transform = count_schema)]
     pub max_issues: Option<u32>,
 }
 

@@ -29,10 +29,10 @@ pub struct UpdateIssueArgs {
     #[serde(default)]
     pub description: Option<String>,
     /// Labels to add.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::mcp::args::opt_list")]
     pub labels_add: Option<Vec<String>>,
     /// Labels to remove.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::mcp::args::opt_list")]
     pub labels_remove: Option<Vec<String>>,
     /// Priority name or id, e.g. `High`.
     #[serde(default)]
