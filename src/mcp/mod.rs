@@ -109,7 +109,7 @@ impl BridgeServer {
             state: Arc::new(state),
             router: Arc::new(router),
             visible: Arc::new(visible),
-            recent: resources::recent_cache(),
+            recent: Arc::default(),
         }
     }
 

@@ -5,7 +5,6 @@
 //! checks, same rendering) and leaves one audit record (event `resource_read`) like a tool call.
 //! The templates are offered only while the tool behind them is allowed by policy.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rmcp::model::{
@@ -210,11 +209,6 @@ impl BridgeServer {
             None => Err(ToolError::Denied(format!("`{name}` is not available"))),
         }
     }
-}
-
-/// Keeps [`RecentCache`] constructible from `BridgeServer::new`.
-pub(crate) fn recent_cache() -> Arc<RecentCache> {
-    Arc::new(RecentCache::default())
 }
 
 #[cfg(test)]

@@ -149,7 +149,7 @@ impl BridgeServer {
         args: GetPageArgs,
     ) -> Result<PageOut, ToolError> {
         let state = self.state();
-        let id = super::page_ref(self.state(), &cx.trace, &args.page_id).await?;
+        let id = super::page_ref(state, &cx.trace, &args.page_id).await?;
         let id = id.as_str();
         let confluence = state.api.confluence();
         let page = confluence

@@ -86,7 +86,7 @@ impl BridgeServer {
         args: SummarizePageArgs,
     ) -> Result<PageSummaryOut, ToolError> {
         let state = self.state();
-        let id = super::page_ref(self.state(), &cx.trace, &args.page_id).await?;
+        let id = super::page_ref(state, &cx.trace, &args.page_id).await?;
         let max_words = bounded(
             args.max_words,
             DEFAULT_MAX_WORDS,

@@ -86,7 +86,7 @@ impl BridgeServer {
         args: UpdatePageArgs,
     ) -> Result<PageWrittenOut, ToolError> {
         let state = self.state();
-        let id = super::page_ref(self.state(), &cx.trace, &args.page_id).await?;
+        let id = super::page_ref(state, &cx.trace, &args.page_id).await?;
         let title = args
             .title
             .as_deref()
