@@ -5,125 +5,12 @@
 //! Run: `cargo bench --bench bridge` (release build; prints a Markdown table).
 //! The bridge under test is the real binary over stdio; the sandbox runs in this process.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_atlassian-mcp-bridge");
-
-struct Bridge {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-    next_id: i64,
-}
-
-impl Bridge {
-    fn spawn(home: &std::path::Path) -> (Self, Instant) {
-        let started = Instant::now();
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .env("ATLASSIAN_MCP_BRIDGE_HOME", home)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn bridge");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        (
-            Self {
-                child,
-                stdin,
-                lines,
-                next_id: 1,
-            },
-            started,
-        )
-    }
-
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        writeln!(self.stdin, "{msg}").expect("write");
-        self.stdin.flush().expect("flush");
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(30))
-                .expect("response");
-            let v: Value = serde_json::from_str(&line).expect("json");
-            if v["id"] == id {
-                return v;
-            }
-        }
-    }
-
-    fn initialize(&mut self) -> Value {
-        let r = self.request(
-            "initialize",
-            json!({"protocolVersion": "2025-06-18", "capabilities": {},
-                   "clientInfo": {"name": "bench", "version": "0"}}),
-        );
-        writeln!(
-            self.stdin,
-            "{}",
-            json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        )
-        .expect("write");
-        r
-    }
-
-    fn call(&mut self, tool: &str, args: Value) -> Value {
-        self.request("tools/call", json!({"name": tool, "arguments": args}))
-    }
-
-    fn rss_kb(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    }
-
-    fn close(mut self) {
-        drop(self.stdin);
-        let _ = self.child.wait();
-    }
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
-fn sorted(mut v: Vec<f64>) -> Vec<f64> {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v
-}
-
-fn last_record(home: &std::path::Path) -> Value {
-    let text = std::fs::read_to_string(home.join("audit/audit.jsonl")).expect("audit");
-    serde_json::from_str(text.lines().last().expect("a record")).expect("json")
-}
+mod common;
+use common::{Bridge, last_record, pct, sorted};
 
 fn main() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");

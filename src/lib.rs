@@ -5,18 +5,25 @@
 //!
 //! - [`cli`]: the command line (`serve`, `login`, `logout`, `status`, `doctor` (`cli/doctor/`),
 //!   `install` (`cli/install/`: client config files merged in place), `completions`, `sandbox`,
-//!   `demo`, `audit …`); the only place that prints.
+//!   `demo`, `audit …`, `sync`, `cache …`, `outbox …`); the only place that prints.
 //! - [`auth`]: OAuth 2.0 sign-in (PKCE + loopback callback), the 0600 credential store, and
 //!   token refresh that is single-flight within and across processes.
+//! - [`cache`]: the local cache and mirror (SPEC §10): issues and pages in SQLite at
+//!   `<home>/cache.db` with FTS5 search (`cache/store/`, `cache/search.rs`), watermarks,
+//!   eviction; the JQL and CQL subsets it answers offline, compiled to SQL (`cache/query/`).
 //! - [`catalog`]: the one list of tools (name, read/write, served or planned) that config,
 //!   policy, the router and the tests read.
 //! - [`config`]: `config.toml` + environment → validated [`config::Settings`].
 //! - [`mcp`]: the MCP server: one file per tool (`mcp/jira/`, `mcp/confluence/`), the per-call
 //!   gate and audit entry (`mcp/call.rs`), confirmations, bulk results, text rendering;
 //!   resources, completion and prompts (`mcp/resources.rs`, `completion.rs`, `prompts.rs`); the
-//!   summarize tools' digests (`mcp/digest/`, pure) and sampling (`mcp/sampling.rs`).
+//!   summarize tools' digests (`mcp/digest/`, pure) and sampling (`mcp/sampling.rs`); offline
+//!   answers and write-through to the cache (`mcp/offline.rs`), `atlassian_local_search`
+//!   (`mcp/local_search.rs`).
 //! - [`atlassian`]: the one HTTP client for Jira and Confluence (auth, retries, error mapping,
 //!   Cloud vs Data Center endpoints), reporting every request to the calling tool's audit record.
+//! - [`outbox`]: writes made while offline, one JSON file each under `<home>/outbox`, waiting to
+//!   be sent exactly once (the queue store; sending is `mcp/outbox.rs`).
 //! - [`journal`]: the per-operation write journal (fsync'd JSONL under `<home>/journal`, one
 //!   exclusive lock per operation) that makes bulk calls resumable without duplicates.
 //! - [`convert`]: ADF, Confluence storage XHTML and Jira wiki markup ↔ Markdown (pure).
@@ -29,6 +36,8 @@
 //! - [`secret`]: the `Secret` wrapper that keeps credentials out of every output.
 //! - [`upstream`]: what every outbound request shares (User-Agent, per-call trace and retry
 //!   budget, URL segments, Atlassian error bodies); a leaf under both `atlassian` and `auth`.
+//! - [`sync`]: mirroring projects and spaces into the cache (`sync` command), and the one
+//!   conversion from the client's types to cache records (`sync/records.rs`).
 //! - [`transport`]: the stdio transport under rmcp: bounded stdin lines screened (repaired, or
 //!   answered -32700/-32602 with their id), one stdout writer, in-flight requests for shutdown.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -36,15 +45,18 @@
 pub mod atlassian;
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod convert;
 pub mod journal;
 pub mod mcp;
+pub mod outbox;
 pub mod policy;
 pub mod sandbox;
 pub mod sanitize;
 pub mod secret;
+pub mod sync;
 pub mod transport;
 pub mod upstream;

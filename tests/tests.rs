@@ -13,6 +13,10 @@ mod doctor;
 mod install;
 /// OAuth sign-in, refresh across processes, status and logout.
 mod oauth;
+/// Offline reads from the local cache, the JQL/CQL subsets, `atlassian_local_search`.
+mod offline;
+/// Writes queued offline, sent once later; `outbox list|send|drop`.
+mod outbox;
 /// allow/deny, read-only, project and space confinement.
 mod policy;
 /// initialize, tools/list, unknown methods, garbage input, exit codes.
@@ -25,6 +29,8 @@ mod spec_conformance;
 mod summarize;
 /// `jira_summarize_search` counts over many pages.
 mod summarize_search;
+/// `sync`, `cache stats` and `cache clear`: mirroring, resume after a kill, policy, offline.
+mod sync;
 /// Every read tool on Cloud and Data Center.
 mod tools;
 /// stdin framing, malformed JSON-RPC, signals.

@@ -166,6 +166,17 @@ fn summary(messages: &[String]) -> String {
 }
 
 impl ApiError {
+    /// True when the site gave no HTTP answer at all (refused or reset connection, DNS failure,
+    /// timeout): what SPEC §10 calls unreachable, when the local cache may answer instead. An
+    /// HTTP error status never counts.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            ApiError::Transport { .. } => true,
+            ApiError::SignIn(e) => e.is_unreachable(),
+            _ => false,
+        }
+    }
+
     /// HTTP status, when the server answered.
     pub fn status(&self) -> Option<u16> {
         match self {

@@ -18,13 +18,17 @@ mod scan;
 mod search;
 pub use scan::{SCAN_PAGE_SIZE, SearchScan};
 
-/// Fields every search asks for (Cloud's enhanced search returns only `id` by default).
+/// Fields every search asks for (Cloud's enhanced search returns only `id` by default);
+/// `reporter` and `created` are not shown in a row but keep the local cache's copy of the issue
+/// complete enough for offline JQL.
 pub const SEARCH_FIELDS: &[&str] = &[
     "summary",
     "status",
     "issuetype",
     "priority",
     "assignee",
+    "reporter",
+    "created",
     "updated",
     "duedate",
     "labels",
@@ -98,6 +102,8 @@ pub enum RichText {
     Adf(Value),
     /// Wiki markup (Data Center v2).
     Wiki(String),
+    /// Markdown already (a copy from the local cache, which keeps Markdown).
+    Markdown(String),
 }
 
 impl RichText {
@@ -115,6 +121,7 @@ impl RichText {
         match self {
             RichText::Adf(doc) => convert::adf_to_markdown(doc),
             RichText::Wiki(text) => convert::wiki_to_markdown(text),
+            RichText::Markdown(text) => text.clone(),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod http;
 pub mod jira;
 pub mod jira_write;
 mod json;
+pub mod mirror;
 #[cfg(test)]
 mod write_tests;
 

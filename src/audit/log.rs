@@ -173,7 +173,7 @@ impl Inner {
             v: RECORD_VERSION,
             ts: String::new(),
             seq: 0,
-            id: uuid::Uuid::new_v4().to_string(),
+            id: record_id(entry.id.as_deref()),
             event: entry.event,
             session: self.session.clone(),
             pid: self.pid,
@@ -199,6 +199,8 @@ impl Inner {
                 .collect(),
             touched: entry.touched,
             result_bytes: entry.result_bytes,
+            offline: entry.offline,
+            origin: entry.origin,
             prev: String::new(),
             hash: String::new(),
         };
@@ -295,6 +297,20 @@ pub(crate) fn highest_rotated(path: &Path) -> u32 {
         n += 1;
     }
     n
+}
+
+/// The id a record is written with: the caller's, when it is a UUID (in its hyphenated
+/// lower-case form, as the log writes ids), else a fresh UUID v4 (with a warning, since a
+/// caller that chose an id expects to find it again).
+fn record_id(chosen: Option<&str>) -> String {
+    match chosen.map(|c| (c, uuid::Uuid::try_parse(c))) {
+        Some((_, Ok(id))) => id.hyphenated().to_string(),
+        Some((c, Err(_))) => {
+            tracing::warn!(id = %c.escape_debug(), "audit log: a chosen record id is not a UUID; writing a fresh one");
+            uuid::Uuid::new_v4().to_string()
+        }
+        None => uuid::Uuid::new_v4().to_string(),
+    }
 }
 
 fn now_rfc3339() -> String {
@@ -546,6 +562,9 @@ mod tests {
             }],
             touched: vec![format!("ABC-{i}")],
             result_bytes: 100 + i as u64,
+            id: None,
+            offline: false,
+            origin: None,
         }
     }
 
@@ -620,6 +639,30 @@ mod tests {
         assert_ne!(log2.session(), log.session());
         let r = log2.append(entry("jira_get_issue", 9)).await.unwrap();
         assert_eq!((r.seq, r.prev.as_str()), (6, recs[4].hash.as_str()));
+        verify_ok(&path, 6);
+    }
+
+    #[test]
+    fn chosen_record_id_is_used_when_it_is_a_uuid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&settings(&path, ArgsMode::Redacted, 1 << 20, false)).unwrap();
+        let chosen = uuid::Uuid::new_v4().to_string();
+        let mut e = entry("jira_create_issue", 0);
+        e.id = Some(chosen.clone());
+        assert_eq!(log.append_blocking(e).unwrap().id, chosen);
+        // Written in the log's own form, so that an outbox file names what the log holds.
+        let mut e = entry("jira_create_issue", 1);
+        e.id = Some(chosen.to_ascii_uppercase());
+        assert_eq!(log.append_blocking(e).unwrap().id, chosen);
+        for bad in ["not-a-uuid", "", "../../etc/passwd"] {
+            let mut e = entry("jira_create_issue", 2);
+            e.id = Some(bad.to_owned());
+            let id = log.append_blocking(e).unwrap().id;
+            assert_ne!(id, bad);
+            assert!(uuid::Uuid::try_parse(&id).is_ok(), "{id}");
+        }
+        assert_ne!(log.append_blocking(entry("x", 3)).unwrap().id, chosen);
         verify_ok(&path, 6);
     }
 

@@ -74,6 +74,14 @@ pub struct Entry {
     pub touched: Vec<String>,
     /// Size of the result sent to the client, in bytes.
     pub result_bytes: u64,
+    /// The record id, when the caller chose it before the call was recorded (a write queued
+    /// offline names it in the outbox, so that its later `outbox_send` record can point back
+    /// to it). Must be a UUID; `None`, or anything that is not a UUID, gets a fresh UUID v4.
+    pub id: Option<String>,
+    /// The answer came from the local cache, or the write was queued in the outbox (SPEC §10).
+    pub offline: bool,
+    /// For `outbox_send` records: the `id` of the record of the call that queued the write.
+    pub origin: Option<String>,
 }
 
 impl Entry {
@@ -92,6 +100,9 @@ impl Entry {
             upstream: Vec::new(),
             touched: Vec::new(),
             result_bytes: 0,
+            id: None,
+            offline: false,
+            origin: None,
         }
     }
 }
@@ -135,10 +146,23 @@ pub struct AuditRecord {
     pub touched: Vec<String>,
     /// Result size in bytes.
     pub result_bytes: u64,
+    /// Answered from the local cache, or queued in the outbox. Written only when true, so
+    /// records from before the cache existed (and every online record) keep their exact form
+    /// and their hashes.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub offline: bool,
+    /// For `outbox_send` records: the `id` of the original call's record. Written only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     /// Hash of the previous record (64 zeros for the first).
     pub prev: String,
     /// `sha256_hex(prev + JCS(record without hash))`.
     pub hash: String,
+}
+
+/// `skip_serializing_if` for flags that are written only when set.
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The `prev` of the first record ever written: 64 ASCII zeros.
@@ -276,5 +300,122 @@ mod tests {
         assert_eq!(round_ms(f64::NAN), 0.0);
         assert_eq!(round_ms(-3.0), 0.0);
         assert_eq!(round_ms(f64::INFINITY), 0.0);
+    }
+
+    /// A record written before `offline`/`origin` existed (hash computed independently, by
+    /// `docs/verify_audit.py`).
+    const OLD_FORMAT_LINE: &str = r#"{"v":1,"ts":"2026-11-21T20:00:00.123Z","seq":1,"id":"5f0c7a52-8d7e-4c36-9d0e-2f5b6a1c3e41","event":"tool_call","session":"9b1e4c2a-3f6d-4e8b-a1c2-7d9e0f1a2b3c","pid":1234,"client":{"name":"claude-ai","version":"0.7.1"},"actor":{"account_id":"5b10a2","site":"https://acme.atlassian.net","auth":"oauth"},"tool":"jira_search","args":{"jql":"project = ABC"},"args_sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","outcome":"ok","error":null,"duration_ms":41.2,"upstream":[{"method":"GET","path":"/rest/api/3/search/jql","status":200,"ms":38.0}],"touched":["ABC-1","ABC-2"],"result_bytes":1834,"prev":"0000000000000000000000000000000000000000000000000000000000000000","hash":"cae5d64fca15b7d6bb7128aa42a6af4c154a7b163faabe3e28e640a8feed5e3f"}"#;
+
+    fn audit_settings(path: &std::path::Path) -> crate::config::AuditSettings {
+        crate::config::AuditSettings {
+            path: path.to_path_buf(),
+            args: crate::config::ArgsMode::Redacted,
+            fsync: false,
+            max_bytes: 1 << 20,
+        }
+    }
+
+    fn offline_entry(origin: Option<&str>) -> Entry {
+        Entry {
+            tool: Some("jira_get_issue".into()),
+            args: Some(json!({"key": "ABC-1"})),
+            touched: vec!["ABC-1".into()],
+            offline: true,
+            origin: origin.map(str::to_owned),
+            ..Entry::event("tool_call")
+        }
+    }
+
+    #[test]
+    fn old_format_record_still_parses_and_hashes_the_same() {
+        let rec: AuditRecord = serde_json::from_str(OLD_FORMAT_LINE).unwrap();
+        assert!(!rec.offline);
+        assert_eq!(rec.origin, None);
+        // Serializing it again adds no member, so the writer's hash rule gives the old hash.
+        assert_eq!(rec.compute_hash().unwrap(), rec.hash);
+        assert_eq!(serde_json::to_string(&rec).unwrap(), OLD_FORMAT_LINE);
+    }
+
+    #[test]
+    fn old_log_verifies_and_new_records_chain_onto_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        std::fs::write(&path, format!("{OLD_FORMAT_LINE}\n")).unwrap();
+        let report = crate::audit::reader::verify(&path).unwrap();
+        assert!(report.ok && report.records == 1, "{report:?}");
+
+        let log = crate::audit::AuditLog::open(&audit_settings(&path)).unwrap();
+        let online = log.append_blocking(Entry::event("server_start")).unwrap();
+        assert_eq!(
+            (online.seq, online.offline, online.origin.as_deref()),
+            (2, false, None)
+        );
+        let offline = log.append_blocking(offline_entry(None)).unwrap();
+        let sent = log
+            .append_blocking(Entry {
+                offline: false,
+                ..offline_entry(Some(&offline.id))
+            })
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4);
+        // Online records carry neither member; offline ones carry `offline: true`, and only
+        // an `origin` that is set is written.
+        assert!(
+            !lines[1].contains("offline") && !lines[1].contains("origin"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2].contains(r#""offline":true"#) && !lines[2].contains("origin"),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[3].contains(&format!(r#""origin":"{}""#, offline.id))
+                && !lines[3].contains("offline"),
+            "{}",
+            lines[3]
+        );
+        assert_eq!(
+            serde_json::from_str::<AuditRecord>(lines[2]).unwrap(),
+            offline
+        );
+        assert_eq!(serde_json::from_str::<AuditRecord>(lines[3]).unwrap(), sent);
+        let report = crate::audit::reader::verify(&path).unwrap();
+        assert!(report.ok && report.records == 4, "{report:?}");
+    }
+
+    #[test]
+    fn flipping_offline_or_origin_breaks_verification() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = crate::audit::AuditLog::open(&audit_settings(&path)).unwrap();
+        let first = log.append_blocking(offline_entry(None)).unwrap();
+        log.append_blocking(offline_entry(Some(&first.id))).unwrap();
+        let good = std::fs::read_to_string(&path).unwrap();
+        assert!(crate::audit::reader::verify(&path).unwrap().ok);
+        let tampered = [
+            good.replacen(r#""offline":true"#, r#""offline":false"#, 1),
+            good.replacen(r#","offline":true"#, "", 1),
+            good.replacen(
+                &format!(r#""origin":"{}""#, first.id),
+                r#""origin":"00000000-0000-4000-8000-000000000000""#,
+                1,
+            ),
+        ];
+        for (i, text) in tampered.iter().enumerate() {
+            assert_ne!(text, &good, "case {i} changed nothing");
+            std::fs::write(&path, text).unwrap();
+            let report = crate::audit::reader::verify(&path).unwrap();
+            let failure = report.failure.expect("tampering not detected");
+            assert!(
+                failure.reason.contains("hash mismatch"),
+                "case {i}: {}",
+                failure.reason
+            );
+            assert_eq!(failure.at.line, if i == 2 { 2 } else { 1 }, "case {i}");
+        }
     }
 }

@@ -43,6 +43,14 @@ pub enum AuthError {
     Store(String),
 }
 
+impl AuthError {
+    /// True when the sign-in could not be refreshed for a reason that may pass (the network,
+    /// the server): the site may simply be out of reach, so a cached answer is fair.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, AuthError::Refresh(_))
+    }
+}
+
 impl From<store::StoreError> for AuthError {
     fn from(e: store::StoreError) -> Self {
         AuthError::Store(e.to_string())

@@ -633,6 +633,9 @@ mod tests {
             }],
             touched: touched.iter().map(|s| s.to_string()).collect(),
             result_bytes: 10,
+            id: None,
+            offline: false,
+            origin: None,
         }
     }
 

@@ -75,6 +75,7 @@ pub async fn run() -> Result<ExitCode, CliError> {
             fsync: true,
             max_bytes: DEFAULT_AUDIT_MAX_BYTES,
         },
+        cache: crate::config::CacheSettings::defaults(&home),
     };
 
     sign_in(&settings, &site, &oauth).await?;

@@ -23,6 +23,7 @@
 //! [`TokenManager`]: crate::auth::tokens::TokenManager
 
 mod account;
+mod cache;
 mod local;
 mod net;
 
@@ -63,7 +64,7 @@ impl Status {
 /// One check's result: what was found and, for a WARN or FAIL, the one thing to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    /// Stable id (`config`, `credentials`, `site`, `identity`, `scopes`, `audit`, `clients`).
+    /// Stable id (`config`, `credentials`, `site`, `identity`, `scopes`, `audit`, `cache`, `outbox`, `clients`).
     pub name: &'static str,
     /// The verdict.
     pub status: Status,
@@ -244,6 +245,14 @@ pub async fn diagnose(config: Option<&Path>) -> Report {
     checks.push(match &settings {
         Some(settings) => local::audit(&settings.audit),
         None => Check::skip("audit", "the config could not be read (see config)"),
+    });
+    checks.push(match &settings {
+        Some(settings) => cache::cache(settings),
+        None => Check::skip("cache", "the config could not be read (see config)"),
+    });
+    checks.push(match &settings {
+        Some(settings) => cache::outbox(settings),
+        None => Check::skip("outbox", "the config could not be read (see config)"),
     });
     checks.push(local::clients());
     Report::new(checks)

@@ -3,12 +3,15 @@
 //! Exit codes (SPEC §2): 0 ok, 1 runtime failure, 2 usage or configuration error.
 
 pub mod audit;
+pub mod cache;
 pub mod demo;
 pub mod doctor;
 pub mod install;
 pub mod login;
+pub mod outbox;
 pub mod sandbox;
 pub mod serve;
+pub mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -96,6 +99,31 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Mirror Jira projects and Confluence spaces into the local cache for offline use:
+    /// only what changed since the last sync (`--full` also notices deletions).
+    Sync {
+        /// A Jira project key to mirror (repeatable); default: `[cache].sync_jira_projects`.
+        #[arg(long = "jira", value_name = "KEY")]
+        jira: Vec<String>,
+        /// A Confluence space key to mirror (repeatable); default: `[cache].sync_confluence_spaces`.
+        #[arg(long = "confluence", value_name = "SPACE")]
+        confluence: Vec<String>,
+        /// Fetch everything again and drop what the site no longer has.
+        #[arg(long)]
+        full: bool,
+    },
+    /// The local cache: `stats` (counts, size, age), `clear`.
+    Cache {
+        /// Which cache command.
+        #[command(subcommand)]
+        cmd: cache::CacheCommand,
+    },
+    /// Writes made while offline: `list`, `send`, `drop ID`.
+    Outbox {
+        /// Which outbox command.
+        #[command(subcommand)]
+        cmd: outbox::OutboxCommand,
+    },
     /// Shell completions generated from this command line, on stdout.
     Completions {
         /// The shell to generate for.
@@ -182,6 +210,22 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             print,
             force,
         } => install::run_with(client, print, force, config.as_deref()),
+        Command::Sync {
+            jira,
+            confluence,
+            full,
+        } => {
+            let settings = load_settings(config.as_deref())?;
+            block_on(sync::run(settings, jira, confluence, full))
+        }
+        Command::Cache { cmd } => {
+            let settings = load_settings(config.as_deref())?;
+            cache::run(cmd, &settings)
+        }
+        Command::Outbox { cmd } => {
+            let settings = load_settings(config.as_deref())?;
+            block_on(outbox::run(cmd, settings))
+        }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();

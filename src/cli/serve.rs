@@ -96,16 +96,65 @@ pub async fn build_server(
         actor: RwLock::new(actor),
         audit_path: settings.audit.path.display().to_string(),
         journal_dir: settings.data_dir.join("journal"),
+        cache: open_cache(settings),
+        offline: settings.cache.offline,
+        outbox_dir: settings.cache.outbox_dir.clone(),
     }))
 }
 
-/// Learns the account id in the background so audit records can name the actor.
+/// Opens the local cache when `[cache].enabled`; a cache that cannot be opened is reported and
+/// left out (the server still works online) rather than stopping the server.
+pub fn open_cache(settings: &Settings) -> Option<crate::cache::Cache> {
+    if !settings.cache.enabled {
+        return None;
+    }
+    match crate::cache::Cache::open(&settings.cache.path, settings.cache.max_bytes) {
+        Ok(cache) => Some(cache),
+        Err(e) => {
+            tracing::warn!(
+                "{e}; working without the local cache (nothing is kept for offline use); `atlassian-mcp-bridge cache clear` starts a new one"
+            );
+            None
+        }
+    }
+}
+
+/// The cache's `meta` key for the signed-in account id.
+const ACCOUNT_META: &str = "account_id";
+
+/// Learns the account id in the background so audit records can name the actor (and
+/// `currentUser()` works offline: the last one seen is kept in the cache). With
+/// `[cache].offline = "always"` the site is not asked; the kept one is used.
 pub fn resolve_actor(server: &BridgeServer) {
     let server = server.clone();
     tokio::spawn(async move {
+        let kept = match server.state().cache.clone() {
+            Some(cache) => tokio::task::spawn_blocking(move || cache.meta(ACCOUNT_META))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .flatten(),
+            None => None,
+        };
+        if let Some(id) = kept
+            && let Ok(mut actor) = server.state().actor.write()
+            && actor.account_id.is_none()
+        {
+            actor.account_id = Some(id);
+        }
+        if server.state().offline == crate::config::OfflineMode::Always {
+            return;
+        }
         let trace = CallTrace::new();
         match server.state().api.current_user(&trace).await {
             Ok(me) => {
+                if let (Some(cache), Some(id)) = (server.state().cache.clone(), me.id.clone()) {
+                    tokio::task::spawn_blocking(move || {
+                        if let Err(e) = cache.set_meta(ACCOUNT_META, &id) {
+                            tracing::debug!("could not keep the account id: {e}");
+                        }
+                    });
+                }
                 if let Ok(mut actor) = server.state().actor.write() {
                     actor.account_id = me.id;
                 }
@@ -169,7 +218,8 @@ pub async fn run(settings: Settings, use_sandbox: bool) -> Result<ExitCode, CliE
         }
     };
     let server = build_server(&settings, &site).await?;
-    // OAuth credentials already name the account; token auth learns it from the site.
+    // OAuth credentials already name the account; token auth learns it from the site (or,
+    // offline, from the cache).
     if !matches!(site.auth, Auth::OAuth) {
         resolve_actor(&server);
     }

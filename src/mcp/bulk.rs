@@ -1,11 +1,12 @@
 //! What the two bulk tools share: the result shape (SPEC §9: one item per input, in input
 //! order), its text, progress notifications per settled chunk, and opening an operation's
-//! journal (a finished operation answers with its recorded result and sends nothing).
+//! journal (a finished operation answers with its recorded result and sends nothing); and
+//! [`Caller`], which lets the outbox run a bulk write without a client to ask or to notify.
 
 use std::fmt::Write as _;
 
 use rmcp::RoleServer;
-use rmcp::model::ProgressNotificationParam;
+use rmcp::model::{InputResponses, ProgressNotificationParam};
 use rmcp::schemars;
 use rmcp::service::RequestContext;
 use serde::{Deserialize, Serialize};
@@ -15,8 +16,9 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
+use super::confirm::confirm;
 use super::render::Render;
-use super::{CallCx, ToolError};
+use super::{CallCx, State, ToolError};
 use crate::atlassian::ApiError;
 use crate::journal::{ItemRecord, Journal, JournalEntry, JournalError, Replay};
 
@@ -28,7 +30,7 @@ pub const IN_FLIGHT: usize = 4;
 pub struct BulkItem {
     /// Input index (0-based).
     pub index: usize,
-    /// `created`, `failed`, `skipped`, `invalid`, or with `dry_run` `valid`.
+    /// `created`, `failed`, `skipped`, `invalid`; with `dry_run` `valid`; offline `queued`.
     pub status: String,
     /// Issue key, when created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,6 +98,10 @@ pub struct BulkOut {
     /// With `dry_run`: exactly the request body each valid item would be sent as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests: Option<Vec<Value>>,
+    /// `queued` when the site could not be reached (or `offline = "always"`): nothing was
+    /// sent; the call waits in the outbox under `operation_id` and is sent once, later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }
 
 impl BulkOut {
@@ -120,7 +126,17 @@ impl BulkOut {
             complete,
             items,
             requests: None,
+            status: None,
         }
+    }
+
+    /// The answer for a call queued in the outbox: every item `queued`, nothing sent.
+    pub fn queued(operation_id: String, total: usize) -> Self {
+        let items = (0..total).map(|i| BulkItem::new(i, "queued")).collect();
+        let mut out = Self::new(operation_id, false, false, items);
+        out.complete = false;
+        out.status = Some(crate::mcp::outbox::QUEUED.to_string());
+        out
     }
 }
 
@@ -128,6 +144,13 @@ impl Render for BulkOut {
     fn render(&self) -> String {
         let mut out = String::new();
         let total = self.items.len();
+        if self.status.as_deref() == Some(crate::mcp::outbox::QUEUED) {
+            return format!(
+                "{} ({total} item{})\n",
+                crate::mcp::outbox::queued_text(&self.operation_id),
+                if total == 1 { "" } else { "s" }
+            );
+        }
         if self.dry_run {
             let _ = writeln!(
                 out,
@@ -292,12 +315,72 @@ pub fn in_doubt(e: &ApiError) -> bool {
     }
 }
 
+/// The start of the message for an item whose outcome is unknown.
+const UNKNOWN_OUTCOME: &str = "outcome unknown (";
+
 /// The message for an item whose outcome is unknown.
 pub fn unknown_outcome(e: &ApiError) -> String {
     format!(
-        "outcome unknown ({}); call again with the same operation_id to finish without duplicates",
+        "{UNKNOWN_OUTCOME}{}); call again with the same operation_id to finish without duplicates",
         e.user_message()
     )
+}
+
+/// True for an item left in doubt by this call ([`unknown_outcome`]): not refused, so it may
+/// be sent again (the journal looks for it first).
+pub fn is_unknown_outcome(item: &BulkItem) -> bool {
+    item.status == "failed"
+        && item
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(UNKNOWN_OUTCOME))
+}
+
+/// Who runs a bulk write: a live `tools/call` (asks the person, reports progress, stops when
+/// the client cancels), or the outbox sending a write the person confirmed when it was queued
+/// (no one to ask or notify, never cancelled midway).
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// A `tools/call` from a client.
+    Call {
+        /// The request (peer, progress token, cancellation).
+        context: &'a RequestContext<RoleServer>,
+        /// Answers to an earlier input-required round (2026-07-28 lifecycle).
+        answers: Option<&'a InputResponses>,
+    },
+    /// The outbox sending a queued write.
+    Outbox,
+}
+
+impl Caller<'_> {
+    /// Asks the person before the write (a call) or goes ahead (the outbox: asked at queue time).
+    pub async fn confirm(&self, state: &State, question: &str) -> Result<(), ToolError> {
+        match self {
+            Caller::Call { context, answers } => confirm(state, context, *answers, question).await,
+            Caller::Outbox => Ok(()),
+        }
+    }
+
+    /// Reports items settled of total to a client that asked for progress.
+    pub async fn progress(&self, settled: usize, total: usize) {
+        if let Caller::Call { context, .. } = self {
+            progress(context, settled, total).await;
+        }
+    }
+
+    /// True once the client cancelled the call.
+    pub fn cancelled(&self) -> bool {
+        match self {
+            Caller::Call { context, .. } => context.ct.is_cancelled(),
+            Caller::Outbox => false,
+        }
+    }
+
+    /// True when a write that cannot reach the site may be queued instead (a call; the
+    /// outbox itself leaves the entry queued).
+    pub fn may_queue(&self) -> bool {
+        matches!(self, Caller::Call { .. })
+    }
 }
 
 /// Locks shared bulk state.

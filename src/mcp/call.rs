@@ -33,15 +33,48 @@ impl Render for Nothing {
 }
 
 /// Per-call context handed to every tool through rmcp's request extensions.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CallCx {
     /// Upstream requests and retry budget.
     pub trace: CallTrace,
     touched: Mutex<Vec<String>>,
     outcome: Mutex<Option<(Outcome, String)>>,
+    /// The id this call's audit record will have (chosen now, so a queued write can name it).
+    record_id: String,
+    /// The answer came from the local cache, or the write was queued (SPEC §10).
+    offline: std::sync::atomic::AtomicBool,
+}
+
+impl Default for CallCx {
+    fn default() -> Self {
+        Self {
+            trace: CallTrace::default(),
+            touched: Mutex::default(),
+            outcome: Mutex::default(),
+            record_id: uuid::Uuid::new_v4().to_string(),
+            offline: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
 }
 
 impl CallCx {
+    /// The id of the audit record this call will leave.
+    pub fn record_id(&self) -> &str {
+        &self.record_id
+    }
+
+    /// Marks the call as answered from the local cache (or queued): its audit record says
+    /// `offline: true`.
+    pub fn mark_offline(&self) {
+        self.offline
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// True once [`CallCx::mark_offline`] was called.
+    pub fn is_offline(&self) -> bool {
+        self.offline.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Records keys / ids a call read or changed.
     pub fn touch(&self, keys: impl IntoIterator<Item = String>) {
         if let Ok(mut t) = self.touched.lock() {
@@ -231,6 +264,9 @@ impl BridgeServer {
             }
             _ => 0,
         };
+        let upstream = cx.trace.upstream();
+        // The site answered (any HTTP status): writes queued while it was out of reach go now.
+        let reached_site = upstream.iter().any(|u| u.status != 0);
         let entry = Entry {
             event: "tool_call".to_string(),
             client,
@@ -240,12 +276,25 @@ impl BridgeServer {
             outcome,
             error,
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-            upstream: cx.trace.upstream(),
+            upstream,
             touched,
             result_bytes,
+            id: Some(cx.record_id().to_string()),
+            offline: cx.is_offline(),
+            origin: None,
         };
         if let Err(message) = self.audit(entry).await {
             return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
+        }
+        let mut result = result;
+        if reached_site {
+            self.send_outbox_in_background();
+        }
+        // A queued write the site refused is told once, with the next result.
+        if let Some(note) = self.outbox_failures_note()
+            && let Ok(CallToolResponse::Complete(r)) = &mut result
+        {
+            r.content.push(ContentBlock::text(note));
         }
         result
     }
@@ -290,6 +339,9 @@ impl BridgeServer {
             upstream: cx.trace.upstream(),
             touched,
             result_bytes,
+            id: Some(cx.record_id().to_string()),
+            offline: cx.is_offline(),
+            origin: None,
         };
         self.audit(entry)
             .await

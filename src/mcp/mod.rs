@@ -6,7 +6,7 @@
 //!
 //! - [`call`]: the gate, [`CallCx`], [`ToolError`], the audit entry.
 //! - [`router`]: every tool's route, summed; checked against [`crate::catalog`] by a test.
-//! - [`jira`], [`confluence`], [`whoami`]: the tools, one file per tool.
+//! - [`jira`], [`confluence`], [`whoami`], [`local_search`]: the tools, one file per tool.
 //! - [`bulk`]: the bulk tools' shared result, progress and journal opening; [`confirm`]: asking
 //!   the person before a write.
 //! - [`resources`]: `jira://issue/{key}` and `confluence://page/{id}` as Markdown;
@@ -14,6 +14,10 @@
 //!   three go through policy and the audit like a tool call.
 //! - [`digest`]: the summarize tools' deterministic digests (pure); [`sampling`]: asking the
 //!   client's own model for a prose summary of one.
+//! - [`offline`]: answers from the local cache when the site is unreachable, their age label,
+//!   and the write-through that keeps what every read returned.
+//! - [`outbox`]: writes queued while offline (the write tools' queueing, sending them exactly
+//!   once through the tools' own code, the background run and the failure note).
 //! - [`render`]: compact text for the model; [`args`]: lenient argument parsing.
 
 pub mod args;
@@ -24,6 +28,9 @@ pub mod confirm;
 pub mod confluence;
 pub mod digest;
 pub mod jira;
+pub mod local_search;
+pub mod offline;
+pub mod outbox;
 pub mod prompts;
 pub mod render;
 pub mod resources;
@@ -72,6 +79,13 @@ pub struct State {
     pub audit_path: String,
     /// Where bulk operations keep their journals (`<home>/journal`).
     pub journal_dir: std::path::PathBuf,
+    /// The local cache (SPEC §10): `None` when `[cache].enabled = false` or it could not be
+    /// opened (the server then works online only).
+    pub cache: Option<crate::cache::Cache>,
+    /// When reads are answered from the cache and writes queued (`[cache].offline`).
+    pub offline: crate::config::OfflineMode,
+    /// Where queued offline writes wait (`<home>/outbox`).
+    pub outbox_dir: std::path::PathBuf,
 }
 
 /// The MCP server handed to rmcp.
@@ -340,19 +354,67 @@ fn drop_null_type(prop: &mut serde_json::Value) {
 /// plain `object`s. Clients still check every field's type; the full shapes are in the Rust
 /// types and `BridgeServer::all_tools_documented`.
 fn flatten_refs(value: &mut serde_json::Value) {
+    // What each definition is, in one JSON type: an object struct, a string enum …
+    let defs: std::collections::HashMap<String, serde_json::Value> = value
+        .get("$defs")
+        .and_then(serde_json::Value::as_object)
+        .map(|defs| {
+            defs.iter()
+                .map(|(name, def)| (format!("#/$defs/{name}"), def_type(def)))
+                .collect()
+        })
+        .unwrap_or_default();
+    replace_refs(value, &defs);
+}
+
+/// The JSON type a definition stands for: its `type`, `string` for an enum of strings (with
+/// or without per-value docs), else anything.
+fn def_type(def: &serde_json::Value) -> serde_json::Value {
+    if let Some(t) = def.get("type") {
+        return serde_json::json!({ "type": t });
+    }
+    let strings = |list: &serde_json::Value| {
+        list.as_array().is_some_and(|l| {
+            l.iter().all(|v| {
+                v.is_string()
+                    || v.get("const").is_some_and(serde_json::Value::is_string)
+                    || v.get("type") == Some(&serde_json::json!("string"))
+            })
+        })
+    };
+    if def.get("enum").is_some_and(strings) || def.get("oneOf").is_some_and(strings) {
+        return serde_json::json!({ "type": "string" });
+    }
+    serde_json::json!({})
+}
+
+fn replace_refs(
+    value: &mut serde_json::Value,
+    defs: &std::collections::HashMap<String, serde_json::Value>,
+) {
     match value {
         serde_json::Value::Object(map) => {
             map.remove("$defs");
-            if map.contains_key("$ref") {
-                map.clear();
-                map.insert("type".into(), serde_json::json!("object"));
+            if let Some(target) = map.get("$ref").and_then(serde_json::Value::as_str) {
+                let replacement = defs
+                    .get(target)
+                    .cloned()
+                    .unwrap_or_else(|| serde_json::json!({}));
+                *value = replacement;
                 return;
             }
             for child in map.values_mut() {
-                flatten_refs(child);
+                replace_refs(child, defs);
+            }
+            // An output array says enough as `array`: clients validate the shape, and what
+            // its items hold is the tool's documentation, not the model's context.
+            if map.get("type").is_some_and(|t| {
+                t == "array" || t.as_array().is_some_and(|l| l.iter().any(|x| x == "array"))
+            }) {
+                map.remove("items");
             }
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(flatten_refs),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| replace_refs(v, defs)),
         _ => {}
     }
 }

@@ -140,15 +140,32 @@ impl BridgeServer {
     async fn recent_issues(&self, cx: &CallCx) -> Result<Vec<Resource>, ToolError> {
         let state = self.state();
         let jql = state.policy.admit_jql(RECENT_JQL)?;
-        let page = state
-            .api
-            .jira()
-            .search(&cx.trace, &jql, &[], RECENT_ISSUES, None)
-            .await?;
-        let items: Vec<Resource> = page
-            .issues
+        let online = match self.offline_only() {
+            Some(why) => Err(why),
+            None => match state
+                .api
+                .jira()
+                .search(&cx.trace, &jql, &[], RECENT_ISSUES, None)
+                .await
+                .map_err(ToolError::from)
+            {
+                Ok(page) => Ok(page.issues),
+                Err(e) => Err(self.fallback(&e).ok_or(e)?),
+            },
+        };
+        let issues = match online {
+            Ok(issues) => {
+                let kept: Vec<_> = issues
+                    .into_iter()
+                    .filter(|i| state.policy.issue_visible(&i.key, i.project_key.as_deref()))
+                    .collect();
+                self.keep_issues(kept.clone(), false, None);
+                kept
+            }
+            Err(_) => self.recent_issues_offline(cx, &jql).await?,
+        };
+        let items: Vec<Resource> = issues
             .into_iter()
-            .filter(|i| state.policy.issue_visible(&i.key, i.project_key.as_deref()))
             .map(|i| {
                 let summary = clip(&one_line(i.summary.as_deref().unwrap_or("")), 100);
                 let status = i.status.unwrap_or_default();
@@ -160,6 +177,41 @@ impl BridgeServer {
             .collect();
         cx.touch(items.iter().map(|r| r.name.clone()));
         Ok(items)
+    }
+
+    /// The same list from the local cache (the site is unreachable or not to be contacted).
+    async fn recent_issues_offline(
+        &self,
+        cx: &CallCx,
+        jql: &str,
+    ) -> Result<Vec<crate::atlassian::jira::Issue>, ToolError> {
+        let Some(cache) = self.cache().cloned() else {
+            return Ok(Vec::new());
+        };
+        let qcx = crate::cache::query::QueryContext {
+            current_user: self
+                .state()
+                .actor
+                .read()
+                .ok()
+                .and_then(|a| a.account_id.clone()),
+            now_ms: crate::cache::now_ms(),
+        };
+        // Without a known account, `currentUser()` cannot be evaluated: list nothing.
+        let Ok(filter) = crate::cache::query::compile_jql(jql, &qcx) else {
+            return Ok(Vec::new());
+        };
+        let confine = self.confine();
+        let (found, _) = crate::mcp::offline::blocking(move || {
+            cache.flush();
+            cache.search_issues(&filter, &confine, 0, u64::from(RECENT_ISSUES))
+        })
+        .await?;
+        cx.mark_offline();
+        Ok(found
+            .iter()
+            .map(|c| crate::mcp::offline::issue_from_record(&c.record).0.issue)
+            .collect())
     }
 
     /// `resources/read`: one issue or page as Markdown, audited as `resource_read`.

@@ -27,6 +27,7 @@ pub(crate) fn all() -> ToolRouter<BridgeServer> {
         + BridgeServer::jira_summarize_search_router()
         + BridgeServer::confluence_summarize_page_router()
         + BridgeServer::whoami_router()
+        + BridgeServer::local_search_router()
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Confluence handlers: Cloud v1 CQL search and content (`/wiki/rest/api/…`), Cloud v2 pages
 //! and spaces (`/wiki/api/v2/…`, cursor paging with `_links.next` and a `Link` header) and the
 //! v2 user lookup (`POST /wiki/api/v2/users-bulk`, a read sent as POST), and the
-//! Data Center REST API (`/dc/rest/api/…`, offset paging). Shapes follow
+//! Data Center REST API (`/dc/rest/api/…`, offset paging). v2 `GET /pages` also fetches pages
+//! in bulk by `id` (≤ 250, repeated or comma-separated), and `GET /pages/{id}/labels` lists a
+//! page's labels (the bulk list carries none, as at Atlassian). Shapes follow
 //! `confluence-v1.openapi.json` (SearchPageResponseSearchResult, Content, Space) and
 //! `confluence-v2.openapi.json` (PageSingle, PageBulk, SpaceBulk, SpaceSingle).
 //! Page writes (v2 create/update, v1 and Data Center content create/update) are in
@@ -10,7 +12,8 @@
 use axum::http::Method;
 use serde_json::{Map, Value, json};
 
-use super::query::{self, Dialect, FieldVal, Kind, QueryError, SortKey};
+use super::paging::{self, Ranked};
+use super::query::{self, Dialect, FieldVal, Kind, QueryError, SortKey, Subject as _};
 use super::seed::{DEMO, Page, Space, Store, storage_to_adf};
 use super::wire::{Family, Reply, conf_time, enc, escape_html, friendly, make_token, read_token};
 use super::{Ctx, Site};
@@ -72,6 +75,7 @@ pub(crate) fn v2(ctx: &Ctx<'_>, rest: &[&str]) -> Reply {
     match rest {
         ["pages"] => list_pages(ctx, None),
         ["pages", id] => get_page(ctx, id),
+        ["pages", id, "labels"] => page_labels(ctx, id),
         ["spaces"] => list_spaces(ctx),
         ["spaces", id] => get_space(ctx, id),
         ["spaces", id, "pages"] => list_pages(ctx, Some(id)),
@@ -786,46 +790,24 @@ fn search(ctx: &Ctx<'_>, content_only: bool) -> Reply {
         Ok(_) => return v1_bad("The 'limit' parameter must not be negative."),
         Err(m) => return v1_bad(&m),
     };
-    let mut start = match p.int("start", 0) {
-        Ok(s) if s >= 0 => s,
+    let start = match p.int("start", 0) {
+        Ok(s) if s >= 0 => usize::try_from(s).unwrap_or(usize::MAX),
         Ok(_) => return v1_bad("The 'start' parameter must not be negative."),
         Err(m) => return v1_bad(&m),
     };
     let cloud_cursor = ctx.site == Site::Cloud && !content_only;
+    // A `next` cursor resumes after a position; a `prev` cursor holds an offset.
+    let mut after: Option<Vec<SortKey>> = None;
+    let mut offset = start;
     if let Some(cur) = p.get("cursor").filter(|c| cloud_cursor && !c.is_empty()) {
-        match read_token("cql", cur, cql) {
-            Some(o) => start = i64::try_from(o).unwrap_or(0),
-            None => return v1_bad("The cursor is invalid or belongs to a different query."),
+        if let Some(a) = paging::read_after("cql", cur, cql) {
+            after = Some(a);
+        } else if let Some(o) = read_token("cql", cur, cql) {
+            offset = o;
+        } else {
+            return v1_bad("The cursor is invalid or belongs to a different query.");
         }
     }
-
-    let store: &Store = ctx.store;
-    let mut found: Vec<EntitySubject<'_>> = store
-        .pages
-        .iter()
-        .map(|pg| EntitySubject {
-            store,
-            entity: Entity::Page(pg),
-        })
-        .chain(store.spaces.iter().map(|s| EntitySubject {
-            store,
-            entity: Entity::Space(s),
-        }))
-        .filter(|s| !(content_only && matches!(s.entity, Entity::Space(_))))
-        .filter(|s| compiled.matches(s))
-        .collect();
-    let terms = compiled.terms().to_vec();
-    // Relevance first (term hits), then the most recently modified.
-    found.sort_by(|a, b| {
-        let score = |s: &EntitySubject<'_>| {
-            let t = format!("{} {}", s.title(), s.haystack());
-            hits(&t.chars().collect::<Vec<_>>(), &terms).len()
-        };
-        score(b)
-            .cmp(&score(a))
-            .then(b.modified().cmp(&a.modified()))
-    });
-    compiled.sort(&mut found, |s| s as &dyn query::Subject);
     let mode = p.get("excerpt").unwrap_or("highlight");
     if ![
         "highlight",
@@ -838,16 +820,58 @@ fn search(ctx: &Ctx<'_>, content_only: bool) -> Reply {
     {
         return v1_bad(&format!("'{mode}' is not a valid excerpt strategy"));
     }
+
+    let store: &Store = ctx.store;
+    let terms = compiled.terms().to_vec();
+    let order = compiled.order();
+    // ORDER BY, then relevance (term hits), the most recently modified, pages before spaces
+    // and the id (unique, so a cursor resumes exactly).
+    let mut desc: Vec<bool> = order.iter().map(|(_, d)| *d).collect();
+    desc.extend([true, true, false, false]);
+    let candidates = store
+        .pages
+        .iter()
+        .map(|pg| EntitySubject {
+            store,
+            entity: Entity::Page(pg),
+        })
+        .chain(store.spaces.iter().map(|s| EntitySubject {
+            store,
+            entity: Entity::Space(s),
+        }))
+        .filter(|s| !(content_only && matches!(s.entity, Entity::Space(_))))
+        .filter(|s| compiled.matches(s));
+    let found = Ranked::new(candidates, desc, |s| {
+        let mut keys: Vec<SortKey> = order.iter().map(|(f, _)| s.sort_key(f)).collect();
+        let score = if terms.is_empty() {
+            0
+        } else {
+            let t = format!("{} {}", s.title(), s.haystack());
+            hits(&t.chars().collect::<Vec<_>>(), &terms).len()
+        };
+        keys.push(SortKey::Num(i64::try_from(score).unwrap_or(i64::MAX)));
+        keys.push(SortKey::Time(s.modified()));
+        let (kind, id) = match &s.entity {
+            Entity::Page(pg) => (0, pg.id),
+            Entity::Space(sp) => (1, sp.id),
+        };
+        keys.push(SortKey::Num(kind));
+        keys.push(SortKey::Num(i64::try_from(id).unwrap_or(i64::MAX)));
+        keys
+    });
     let expand = p.list("expand");
-    let s = usize::try_from(start).unwrap_or(usize::MAX);
+    let s = match &after {
+        Some(a) => found.resume(a),
+        None => offset,
+    };
     let l = usize::try_from(limit).unwrap_or(0);
     let total = found.len();
+    let page = found.items.get(s..).unwrap_or_default();
+    let page = page.get(..l).unwrap_or(page);
     if content_only {
-        let results: Vec<Value> = found
+        let results: Vec<Value> = page
             .iter()
-            .skip(s)
-            .take(l)
-            .filter_map(|e| match &e.entity {
+            .filter_map(|(_, e)| match &e.entity {
                 Entity::Page(pg) => Some(content_json(ctx, pg, &expand)),
                 Entity::Space(_) => None,
             })
@@ -875,14 +899,12 @@ fn search(ctx: &Ctx<'_>, content_only: bool) -> Reply {
             );
         }
         return Reply::ok(
-            json!({"results": results, "start": start, "limit": limit, "size": size, "totalSize": total, "_links": links}),
+            json!({"results": results, "start": s, "limit": limit, "size": size, "totalSize": total, "_links": links}),
         );
     }
-    let results: Vec<Value> = found
+    let results: Vec<Value> = page
         .iter()
-        .skip(s)
-        .take(l)
-        .map(|e| result_json(ctx, e, &terms, mode, &expand))
+        .map(|(_, e)| result_json(ctx, e, &terms, mode, &expand))
         .collect();
     let size = results.len();
     let mut extra = String::new();
@@ -904,18 +926,17 @@ fn search(ctx: &Ctx<'_>, content_only: bool) -> Reply {
         )),
     );
     if size > 0 && s + size < total {
-        let next = if cloud_cursor {
-            format!(
+        let next = match page.last() {
+            Some((last, _)) if cloud_cursor => format!(
                 "/rest/api/search?cql={}&limit={limit}&cursor={}{extra}",
                 enc(cql),
-                make_token("cql", s + size, cql)
-            )
-        } else {
-            format!(
+                paging::after_token("cql", cql, last)
+            ),
+            _ => format!(
                 "/rest/api/search?cql={}&limit={limit}&start={}{extra}",
                 enc(cql),
                 s + size
-            )
+            ),
         };
         links.insert("next".into(), json!(next));
     }
@@ -932,7 +953,7 @@ fn search(ctx: &Ctx<'_>, content_only: bool) -> Reply {
     }
     Reply::ok(json!({
         "results": results,
-        "start": start,
+        "start": s,
         "limit": limit,
         "size": size,
         "totalSize": total,
@@ -1091,6 +1112,31 @@ fn get_page(ctx: &Ctx<'_>, id: &str) -> Reply {
     Reply::ok(v)
 }
 
+/// `GET /wiki/api/v2/pages/{id}/labels` → `MultiEntityResult<Label>` (one page: the sandbox's
+/// pages carry a handful of labels), optionally filtered by `prefix`.
+fn page_labels(ctx: &Ctx<'_>, id: &str) -> Reply {
+    if id.parse::<u64>().is_err() {
+        return v2_bad(&format!(
+            "Invalid value '{id}' for path parameter 'id': must be a number"
+        ));
+    }
+    if let Err(r) = v2_limit(ctx) {
+        return r;
+    }
+    let Some(page) = ctx.store.page(id) else {
+        return Reply::error(Family::ConfluenceV2, 404, "");
+    };
+    let prefix = ctx.params.get("prefix");
+    let results: Vec<Value> = page
+        .labels
+        .iter()
+        .enumerate()
+        .filter(|_| prefix.is_none_or(|p| p == "global"))
+        .map(|(i, l)| json!({"id": (page.id * 10 + i as u64).to_string(), "name": l, "prefix": "global"}))
+        .collect();
+    Reply::ok(json!({"results": results, "_links": {"base": ctx.wiki_base}}))
+}
+
 fn v2_limit(ctx: &Ctx<'_>) -> Result<usize, Reply> {
     match ctx.params.int("limit", 25) {
         Ok(l) if l >= 1 => Ok(usize::try_from(l.min(250)).unwrap_or(250)),
@@ -1141,6 +1187,22 @@ fn list_pages(ctx: &Ctx<'_>, space_path: Option<&str>) -> Reply {
         space_ids = vec![s.to_string()];
     }
     let ids = p.list("id");
+    if ids.len() > 250 || space_ids.len() > 100 {
+        return v2_bad("Too many values: at most 250 for 'id' and 100 for 'space-id'");
+    }
+    let mut wanted_ids = std::collections::HashSet::new();
+    for id in &ids {
+        match id.parse::<u64>() {
+            Ok(n) => {
+                wanted_ids.insert(n);
+            }
+            Err(_) => {
+                return v2_bad(&format!(
+                    "Invalid value '{id}' for parameter 'id': must be a number"
+                ));
+            }
+        }
+    }
     let title = p.get("title").map(str::to_string);
     let statuses = p.list("status");
     let sort = p.get("sort").unwrap_or("id").to_string();
@@ -1159,7 +1221,7 @@ fn list_pages(ctx: &Ctx<'_>, space_path: Option<&str>) -> Reply {
         return v2_bad(&format!("Invalid value '{sort}' for parameter 'sort'"));
     }
     let store = ctx.store;
-    let mut list: Vec<&Page> = store
+    let matching = store
         .pages
         .iter()
         .filter(|pg| {
@@ -1167,20 +1229,21 @@ fn list_pages(ctx: &Ctx<'_>, space_path: Option<&str>) -> Reply {
                 || space_of(store, pg)
                     .is_some_and(|s| space_ids.iter().any(|x| *x == s.id.to_string()))
         })
-        .filter(|pg| ids.is_empty() || ids.iter().any(|x| *x == pg.id.to_string()))
+        .filter(|pg| wanted_ids.is_empty() || wanted_ids.contains(&pg.id))
         .filter(|pg| title.as_deref().is_none_or(|t| pg.title == t))
-        .filter(|_| statuses.is_empty() || statuses.iter().any(|s| s == "current"))
-        .collect();
-    match sort.as_str() {
-        "-id" => list.sort_by_key(|pg| std::cmp::Reverse(pg.id)),
-        "title" => list.sort_by(|a, b| a.title.cmp(&b.title)),
-        "-title" => list.sort_by(|a, b| b.title.cmp(&a.title)),
-        "created-date" => list.sort_by_key(|pg| pg.created()),
-        "-created-date" => list.sort_by_key(|pg| std::cmp::Reverse(pg.created())),
-        "modified-date" => list.sort_by_key(|pg| pg.modified()),
-        "-modified-date" => list.sort_by_key(|pg| std::cmp::Reverse(pg.modified())),
-        _ => list.sort_by_key(|pg| pg.id),
-    }
+        .filter(|_| statuses.is_empty() || statuses.iter().any(|s| s == "current"));
+    // The sort field, then the id (unique, so a cursor resumes exactly where it left off).
+    let descending = sort.starts_with('-');
+    let list = Ranked::new(matching, vec![descending, descending], |pg| {
+        let id = SortKey::Num(i64::try_from(pg.id).unwrap_or(i64::MAX));
+        let first = match sort.trim_start_matches('-') {
+            "title" => SortKey::Str(pg.title.clone()),
+            "created-date" => SortKey::Time(pg.created()),
+            "modified-date" => SortKey::Time(pg.modified()),
+            _ => id.clone(),
+        };
+        vec![first, id]
+    });
     let bind = format!(
         "pages|{}|{}|{}|{}|{}|{}",
         space_ids.join(","),
@@ -1192,19 +1255,19 @@ fn list_pages(ctx: &Ctx<'_>, space_path: Option<&str>) -> Reply {
     );
     let offset = match p.get("cursor").filter(|c| !c.is_empty()) {
         None => 0,
-        Some(c) => match read_token("v2", c, &bind) {
-            Some(o) => o,
+        Some(c) => match paging::read_after("v2", c, &bind) {
+            Some(after) => list.resume(&after),
             None => return v2_bad("Invalid cursor"),
         },
     };
-    let results: Vec<Value> = list
+    let page = list.items.get(offset..).unwrap_or_default();
+    let page = page.get(..limit).unwrap_or(page);
+    let results: Vec<Value> = page
         .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|pg| v2_page(ctx, pg, fmt.as_deref()))
+        .map(|(_, pg)| v2_page(ctx, pg, fmt.as_deref()))
         .collect();
     let end = offset + results.len();
-    let next = (end < list.len()).then(|| {
+    let next = page.last().filter(|_| end < list.len()).map(|(last, _)| {
         let mut q = Vec::new();
         for (k, v) in [
             ("space-id", space_ids.join(",")),
@@ -1225,7 +1288,7 @@ fn list_pages(ctx: &Ctx<'_>, space_path: Option<&str>) -> Reply {
             q.push(format!("body-format={f}"));
         }
         q.push(format!("limit={limit}"));
-        q.push(format!("cursor={}", make_token("v2", end, &bind)));
+        q.push(format!("cursor={}", paging::after_token("v2", &bind, last)));
         q.join("&")
     });
     let path = match space_path {

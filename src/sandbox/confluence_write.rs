@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::changes::PageRefusal;
 use super::confluence::{content_json, v1_bad, v1_not_found, v2_bad, v2_page};
 use super::seed::{DEMO, Page, PageVersion, Store, storage_text};
 use super::wire::{Family, Reply, json_body};
@@ -17,6 +18,7 @@ pub(crate) fn v2(req: &Req<'_>, store: &mut Store, rest: &[&str]) -> Option<Repl
     Some(match (req.method.as_str(), rest) {
         ("POST", ["pages"]) => v2_create(req, store),
         ("PUT", ["pages", id]) => v2_update(req, store, id),
+        ("DELETE", ["pages", id]) => v2_delete(store, id),
         _ => return None,
     })
 }
@@ -557,4 +559,25 @@ fn v1_update(req: &Req<'_>, store: &mut Store, id: &str) -> Reply {
     };
     update_page(store, page_id, change);
     v1_answer(req, store, page_id)
+}
+
+/// `DELETE /wiki/api/v2/pages/{id}` → 204. Confluence moves the page to the trash; the sandbox
+/// removes it (reads then answer 404, as for a trashed page), its children move up to its
+/// parent. A space's homepage is refused with 400.
+fn v2_delete(store: &mut Store, id: &str) -> Reply {
+    let Ok(n) = id.parse::<u64>() else {
+        return v2_bad(&format!(
+            "Invalid value '{id}' for path parameter 'id': must be a number"
+        ));
+    };
+    match store.delete_page(n) {
+        Ok(()) => Reply {
+            status: 204,
+            body: None,
+            text: None,
+            headers: Vec::new(),
+        },
+        Err(PageRefusal::Homepage) => v2_bad("The sandbox keeps every space's homepage."),
+        Err(_) => Reply::error(Family::ConfluenceV2, 404, ""),
+    }
 }

@@ -7,12 +7,13 @@
 use axum::http::Method;
 use serde_json::{Map, Value, json};
 
-use super::query::{self, Dialect, FieldVal, Kind, QueryError, SortKey};
+use super::paging::{self, Ranked};
+use super::query::{self, Dialect, FieldVal, Kind, QueryError, SortKey, Subject as _};
 use super::seed::{
     CATEGORIES, CUSTOM_FIELDS, DEMO, ISSUE_TYPES, Issue, PRIORITIES, Project, REFERENCE, STATUSES,
     Store, TRANSITION_IDS, User, transitions_from,
 };
-use super::wire::{Reply, jira_date, jira_time, json_body, make_token, read_token};
+use super::wire::{Reply, jira_date, jira_time, json_body};
 use super::{Ctx, Site};
 
 /// The body Jira Cloud answers on the removed `/rest/api/{2,3}/search` (CHANGE-2046).
@@ -955,8 +956,14 @@ impl query::Subject for IssueSubject<'_> {
     }
 }
 
-/// Runs a JQL query: the matching issues in order, or a Jira 400.
-fn run_jql<'a>(ctx: &Ctx<'a>, jql: &str, require_bounded: bool) -> Result<Vec<&'a Issue>, Reply> {
+/// Runs a JQL query: the matching issues in order with their sort positions, or a Jira 400.
+/// The order is the `ORDER BY` fields, then newest created first and the highest id first (Jira's
+/// issue navigator default, and a unique tie-breaker so token paging can resume exactly).
+fn run_jql<'a>(
+    ctx: &Ctx<'a>,
+    jql: &str,
+    require_bounded: bool,
+) -> Result<Ranked<&'a Issue>, Reply> {
     let parsed = query::parse(jql, Dialect::Jql).map_err(|e| Reply::jira_bad(&e.jira_message()))?;
     let schema = JqlSchema {
         store: ctx.store,
@@ -968,21 +975,28 @@ fn run_jql<'a>(ctx: &Ctx<'a>, jql: &str, require_bounded: bool) -> Result<Vec<&'
         return Err(unbounded());
     }
     let store: &'a Store = ctx.store;
-    let mut subjects: Vec<IssueSubject<'a>> = store
+    let order = compiled.order();
+    let mut desc: Vec<bool> = order.iter().map(|(_, d)| *d).collect();
+    desc.extend([true, true]);
+    let matching = store
         .issues
         .iter()
         .map(|issue| IssueSubject { store, issue })
-        .filter(|s| compiled.matches(s))
-        .collect();
-    // Default order (no ORDER BY): newest first, like Jira's issue navigator.
-    subjects.sort_by(|a, b| {
-        b.issue
-            .created
-            .cmp(&a.issue.created)
-            .then(b.issue.id.cmp(&a.issue.id))
+        .filter(|s| compiled.matches(s));
+    let ranked = Ranked::new(matching, desc, |s| {
+        let mut keys: Vec<SortKey> = order.iter().map(|(f, _)| s.sort_key(f)).collect();
+        keys.push(SortKey::Time(s.issue.created));
+        keys.push(SortKey::Num(i64::try_from(s.issue.id).unwrap_or(i64::MAX)));
+        keys
     });
-    compiled.sort(&mut subjects, |s| s as &dyn query::Subject);
-    Ok(subjects.into_iter().map(|s| s.issue).collect())
+    Ok(Ranked {
+        desc: ranked.desc,
+        items: ranked
+            .items
+            .into_iter()
+            .map(|(k, s)| (k, s.issue))
+            .collect(),
+    })
 }
 
 fn unbounded() -> Reply {
@@ -1094,8 +1108,8 @@ fn search_jql(ctx: &Ctx<'_>) -> Reply {
     let max = usize::try_from(max.min(cap)).unwrap_or(0);
     let offset = match &args.token {
         None => 0,
-        Some(t) => match read_token("jql", t, &args.jql) {
-            Some(o) => o,
+        Some(t) => match paging::read_after("jql", t, &args.jql) {
+            Some(after) => issues.resume(&after),
             None => {
                 return Reply::jira_bad(
                     "The provided next page token is invalid or was issued for a different query.",
@@ -1103,11 +1117,11 @@ fn search_jql(ctx: &Ctx<'_>) -> Reply {
             }
         },
     };
-    let page: Vec<Value> = issues
+    let rest = issues.items.get(offset..).unwrap_or_default();
+    let slice = rest.get(..max).unwrap_or(rest);
+    let page: Vec<Value> = slice
         .iter()
-        .skip(offset)
-        .take(max)
-        .map(|i| {
+        .map(|(_, i)| {
             with_properties(
                 issue_json(ctx, i, &sel, &args.expand, true),
                 i,
@@ -1119,10 +1133,10 @@ fn search_jql(ctx: &Ctx<'_>) -> Reply {
     let is_last = end >= issues.len();
     let mut out = Map::new();
     out.insert("issues".into(), Value::Array(page));
-    if !is_last {
+    if !is_last && let Some((last, _)) = slice.last() {
         out.insert(
             "nextPageToken".into(),
-            json!(make_token("jql", end, &args.jql)),
+            json!(paging::after_token("jql", &args.jql, last)),
         );
     }
     out.insert("isLast".into(), json!(is_last));
@@ -1176,10 +1190,11 @@ fn dc_search(ctx: &Ctx<'_>) -> Reply {
     let start = usize::try_from(args.start_at).unwrap_or(usize::MAX);
     let sel = FieldSel::parse(&args.fields, DefaultFields::Navigable);
     let page: Vec<Value> = issues
+        .items
         .iter()
         .skip(start)
         .take(max)
-        .map(|i| {
+        .map(|(_, i)| {
             with_properties(
                 issue_json(ctx, i, &sel, &args.expand, false),
                 i,

@@ -67,6 +67,7 @@ pub(crate) fn route(req: &Req<'_>, store: &mut Store, rest: &[&str]) -> Option<R
         ("POST", ["issue"]) => create(req, store),
         ("POST", ["issue", "bulk"]) => bulk(req, store),
         ("PUT", ["issue", key]) => edit(req, store, key),
+        ("DELETE", ["issue", key]) => delete_issue(req, store, key),
         ("POST", ["issue", key, "comment"]) => add_comment(req, store, key),
         ("POST", ["issue", key, "transitions"]) => transition(req, store, key),
         ("PUT", ["issue", key, "properties", prop]) => put_property(req, store, key, prop),
@@ -629,5 +630,29 @@ fn delete_property(store: &mut Store, key: &str, prop: &str) -> Reply {
     match issue.properties.remove(prop) {
         Some(_) => no_content(),
         None => Reply::jira_not_found(&format!("The property with key '{prop}' does not exist.")),
+    }
+}
+
+/// `DELETE /issue/{key}?deleteSubtasks=` → 204; 400 when the issue has sub-tasks and
+/// `deleteSubtasks` is not `true` (the spec's rule), 404 when there is no such issue.
+fn delete_issue(req: &Req<'_>, store: &mut Store, key: &str) -> Reply {
+    let with_subtasks = match req.params.get("deleteSubtasks") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(v) => {
+            return Reply::jira_bad(&format!(
+                "The value '{v}' is not valid for 'deleteSubtasks': use true or false."
+            ));
+        }
+    };
+    let Some(idx) = store.issue_index(key) else {
+        return jira::issue_missing();
+    };
+    match store.delete_issue(idx, with_subtasks) {
+        Ok(_) => no_content(),
+        Err(subtasks) => Reply::jira_bad(&format!(
+            "The issue has sub-tasks ({}); set deleteSubtasks=true to delete them with it.",
+            subtasks.join(", ")
+        )),
     }
 }

@@ -13,12 +13,18 @@
 //!
 //! # Layout
 //!
-//! - this file: the public API, the router (gateway prefixes, `/dc`, reads under the store's
-//!   read lock, writes under its write lock), authentication, the request log and the
-//!   `/__sandbox/…` control endpoints;
+//! - this file: the public API, request handling (reads under the store's read lock, writes
+//!   under its write lock, latency and faults) and the request log;
+//! - `routing`: gateway prefixes and `/dc` peeled off, API families, authentication, dispatch;
+//! - `control`: the `/__sandbox/…` control endpoints;
+//! - `changes`: touching and deleting issues and pages, and the offline switches on [`Sandbox`]
+//!   (`set_reachable`, `generate`, `touch_issue`, `delete_issue`, `touch_page`, `delete_page`);
+//! - `generate` / `vocab`: bulk generation of realistic issues and pages, and its words;
 //! - `faults`: failure rules, delays, dropped connections and the latency switch;
-//! - `net`: the listener whose connections a handler can drop (`drop_after_commit`);
-//! - `wire`: query-string parsing, replies, error shapes, paging tokens, timestamps;
+//! - `net`: the listener: connections a handler can drop (`drop_after_commit`), and the
+//!   reachability gate (the port closes and every open connection is shut down);
+//! - `wire`: query-string parsing, replies, error shapes, offset paging tokens, timestamps;
+//! - `paging`: keyset paging for the Cloud cursors (stable while the data changes);
 //! - `seed`: the deterministic seed data (users, projects, issues, spaces, pages), the workflow,
 //!   the custom fields and the sandbox clock;
 //! - `jira`: Jira Cloud (REST v3) and Data Center (REST v2) read handlers and createmeta;
@@ -68,9 +74,20 @@
 //! # The clock
 //!
 //! JQL/CQL `now()` and relative dates (`-90m`, `-2h`, `-1d`) use the sandbox clock: 2026-11-20
-//! 10:00Z until the first write, then one millisecond later per write (each created issue,
-//! edit, comment, transition or page version), which is the timestamp the write records. So new
-//! things sort after the seed and `created >= -90m` finds them, run after run.
+//! 10:00Z when the sandbox starts, then running in real time. Each write (created issue, edit,
+//! comment, transition, page version, touch, delete) records the clock, and at least one
+//! millisecond after the previous write, so every change is strictly later than everything
+//! before it, new things sort after the seed and `created >= -90m` finds them, run after run.
+//! JQL and CQL date literals (`"yyyy-MM-dd HH:mm"`, `"yyyy-MM-dd"`, `yyyy/MM/dd`) are UTC and
+//! compared with the full timestamp (`updated >= "2026-11-20 10:00"` finds 10:00:00.001).
+//!
+//! # Paging while the data changes
+//!
+//! Jira Cloud's `nextPageToken`, the Cloud v1 CQL search `cursor` and the v2 list `cursor`
+//! resume after the sort position of the last item returned (every order ends with a unique
+//! id), so paging through results that change in between skips nothing: a deleted item is just
+//! gone, an item changed after it was returned may come again at its new position. Data Center
+//! `startAt` / `start` are offsets, as at Atlassian.
 //!
 //! # Writes
 //!
@@ -87,11 +104,16 @@
 //! - `GET|PUT|DELETE /issue/{key}/properties/{propertyKey}`, `GET /issue/{key}/properties`;
 //!   `properties=…` on `GET /issue/{key}`, `search/jql` (GET and POST) and DC `search`.
 //!
+//! Jira `DELETE /issue/{key}` → 204 (400 when it has sub-tasks and `deleteSubtasks` is not
+//! `true`, which deletes them too).
+//!
 //! Confluence: Cloud v2 `POST /wiki/api/v2/pages` (200 PageSingle, version 1, parent defaults
-//! to the space homepage) and `PUT /wiki/api/v2/pages/{id}` (version must be current + 1, else
-//! 409); v1 / Data Center `POST /rest/api/content` and `PUT /rest/api/content/{id}` (200
-//! Content, stale version 409) and `GET /rest/api/content?spaceKey=&title=`. Titles are unique
-//! per space, case-insensitively (400). Only storage-format bodies can be written.
+//! to the space homepage), `PUT /wiki/api/v2/pages/{id}` (version must be current + 1, else
+//! 409) and `DELETE /wiki/api/v2/pages/{id}` (204; the page is gone rather than trashed, its
+//! children move up, a homepage is refused with 400); v1 / Data Center
+//! `POST /rest/api/content` and `PUT /rest/api/content/{id}` (200 Content, stale version 409)
+//! and `GET /rest/api/content?spaceKey=&title=`. Titles are unique per space,
+//! case-insensitively (400). Only storage-format bodies can be written.
 //!
 //! # Control endpoints (no auth, no latency, no faults, not recorded)
 //!
@@ -105,21 +127,36 @@
 //!   `values`/`comments` items until there are that many) or `"body_bytes":20000000` (a
 //!   streamed 200 JSON answer of that size, no `Content-Length`)
 //! - `DELETE /__sandbox/faults` removes every rule
-//! - `GET /__sandbox/state` `{"issues":{"ENG":64,…},"pages":{"ENG":8,…},"now":"…"}`
+//! - `GET /__sandbox/state` `{"issues":{"ENG":64,…},"pages":{"ENG":8,…},"now":"…","reachable":true}`
 //! - `POST /__sandbox/latency` `{"ms":50}`
 //! - `GET /__sandbox/requests` the request log (each with `at_ms`, its arrival after the
 //!   sandbox started); `DELETE /__sandbox/requests` empties it
-//!
-//! A request target (path and query) longer than 8 KiB is answered 414 with an HTML page,
-//! before authentication and faults, as the proxies in front of real sites do.
 //! - `GET /__sandbox/info` base URLs, credentials, the cloud id and the OAuth client/endpoints
 //! - `GET /__sandbox/oauth` OAuth counters and settings
 //! - `POST /__sandbox/oauth` `{"expires_in":1,"grace_secs":0,"consent":true,"no_sites":false,"extra_sites":[{"id":"…","url":"…","name":"…"}]}`
 //! - `POST /__sandbox/oauth/revoke-all` revokes every token family
+//! - `POST /__sandbox/unreachable` `{"secs":30}`: answers 200 (`Connection: close`), then the
+//!   site is unreachable like a dead host (the port refuses connections, open keep-alive
+//!   connections are closed) and comes back on the same port after that many seconds; `0`
+//!   brings it back now ([`Sandbox::set_reachable`] from Rust)
+//! - `POST /__sandbox/generate` `{"project":"ENG","issues":5000,"space":"ENG","pages":2000}`
+//!   adds generated issues and pages (deterministic, realistic text; at most 200000 issues and
+//!   50000 pages a call) → `{"issues","pages","firstKey","lastKey","firstPageId","lastPageId"}`
+//! - `POST /__sandbox/touch` `{"issue":"ENG-1","summary":"optional new summary"}` (its
+//!   `updated` becomes the sandbox's now) or `{"page":"100101","title":"optional"}` (a new
+//!   version now) → `{"updated"}` / `{"lastModified"}`; 404 for an unknown one
+//! - `POST /__sandbox/delete` `{"issue":"ENG-1"}` (with its sub-tasks) or `{"page":"100101"}`
+//!   (children move up; homepages are kept, 400) → `{"deleted":[…]}`; 404 for an unknown one
+//!
+//! A request target (path and query) longer than 8 KiB is answered 414 with an HTML page,
+//! before authentication and faults, as the proxies in front of real sites do.
 
+mod changes;
 mod confluence;
 mod confluence_write;
+mod control;
 mod faults;
+mod generate;
 mod jira;
 mod jira_fields;
 mod jira_write;
@@ -127,10 +164,19 @@ mod net;
 mod oauth;
 #[cfg(test)]
 mod oauth_tests;
+mod paging;
 mod query;
+#[cfg(test)]
+mod reach_tests;
+mod routing;
 mod seed;
 #[cfg(test)]
+mod sync_conf_tests;
+#[cfg(test)]
+mod sync_tests;
+#[cfg(test)]
 mod tests;
+mod vocab;
 mod wire;
 #[cfg(test)]
 mod write_tests;
@@ -142,19 +188,21 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use base64::Engine as _;
 use serde_json::json;
 
 use self::wire::{Family, Params, Reply};
 
+use self::control::control_error;
 use self::faults::{FaultAction, apply_fault};
 pub use self::faults::{FaultOptions, FaultSpec, Faults};
+pub use self::generate::{Generated, MAX_ISSUES, MAX_PAGES};
 pub use self::oauth::{
     MintedTokens, OAuthCounters, OAuthSwitches, SANDBOX_ACCOUNT_ID, SANDBOX_OAUTH_CLIENT_ID,
     SANDBOX_OAUTH_CLIENT_SECRET,
 };
+use self::routing::{Target, authenticate, dispatch, dispatch_write, route};
 
 /// Email accepted for Basic auth (Cloud API token mode).
 pub const SANDBOX_EMAIL: &str = "demo@example.com";
@@ -221,6 +269,8 @@ struct Shared {
     log: Mutex<VecDeque<TimedRequest>>,
     addr: SocketAddr,
     started: std::time::Instant,
+    /// The port and its reachability switch.
+    gate: Arc<net::Gate>,
 }
 
 impl Shared {
@@ -274,7 +324,12 @@ impl Shared {
                 (s.key.to_string(), json!(n))
             })
             .collect();
-        json!({"issues": issues, "pages": pages, "now": wire::jira_time(store.now())})
+        json!({
+            "issues": issues,
+            "pages": pages,
+            "now": wire::jira_time(store.now()),
+            "reachable": self.gate.is_reachable(),
+        })
     }
 }
 
@@ -368,8 +423,9 @@ impl Sandbox {
             .map_or(0, |sp| store.pages.iter().filter(|p| p.space == sp).count())
     }
 
-    /// Stops serving: in-flight requests finish, then the listener closes.
+    /// Stops serving: the listener closes, in-flight requests finish.
     pub async fn shutdown(mut self) {
+        self.shared.gate.close();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -385,6 +441,7 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        self.shared.gate.close();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -393,9 +450,9 @@ impl Drop for Sandbox {
 
 /// Starts the sandbox on 127.0.0.1.
 pub async fn start(opts: SandboxOptions) -> std::io::Result<Sandbox> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
-    let addr = listener.local_addr()?;
-    let listener = net::DroppableListener::new(listener);
+    let gate = net::Gate::bind(opts.port)?;
+    let addr = gate.addr();
+    let listener = gate.listener();
     let faults = Faults::default();
     faults.set_latency(opts.latency);
     let shared = Arc::new(Shared {
@@ -405,6 +462,7 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<Sandbox> {
         log: Mutex::new(VecDeque::new()),
         addr,
         started: std::time::Instant::now(),
+        gate,
     });
     let router = axum::Router::new()
         .fallback(entry)
@@ -517,7 +575,11 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response {
             Ok(b) => b,
             Err(_) => return control_error(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
         };
-        return control(&shared, &method, &path, &bytes);
+        let conn = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<net::ConnHandle>>()
+            .map(|c| &c.0);
+        return control::control(&shared, &method, &path, &bytes, conn);
     }
 
     let target_len = parts.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
@@ -674,446 +736,6 @@ async fn serve_site(
     match dispatch_write(&req, &mut store, target.family, &segs) {
         Some(reply) => reply,
         None => dispatch(&req.ctx(&store), target.family, &segs),
-    }
-}
-
-/// Where a request goes once the gateway prefix or context path is peeled off.
-struct Target {
-    site: Site,
-    /// Reached through `/ex/{product}/{cloudId}` (where OAuth bearer tokens are accepted).
-    gateway: bool,
-    family: Family,
-    /// Percent-decoded path segments inside the site (`rest`, `api`, `3`, `issue`, `ENG-1`).
-    segments: Vec<String>,
-    jira_base: String,
-    wiki_base: String,
-}
-
-fn route(path: &str, host: &str) -> Result<Target, Reply> {
-    let mut segments = Vec::new();
-    for raw in path.split('/').filter(|s| !s.is_empty()) {
-        let decoded = percent_encoding::percent_decode_str(raw).decode_utf8();
-        match decoded {
-            Ok(s) => segments.push(s.into_owned()),
-            Err(_) => {
-                return Err(Reply::error(
-                    Family::Jira,
-                    400,
-                    "The request path is not valid UTF-8 after percent-decoding.",
-                ));
-            }
-        }
-    }
-    let origin = format!("http://{host}");
-    let first = segments.first().map(String::as_str);
-    match first {
-        Some("ex") => {
-            let product = segments.get(1).cloned().unwrap_or_default();
-            let cloud_id = segments.get(2).cloned().unwrap_or_default();
-            if cloud_id != SANDBOX_CLOUD_ID || (product != "jira" && product != "confluence") {
-                return Err(Reply::json(
-                    404,
-                    json!({"code": 404, "message": format!("Not Found: no site with cloud id '{cloud_id}' for product '{product}'")}),
-                ));
-            }
-            let rest: Vec<String> = segments.into_iter().skip(3).collect();
-            let gateway = format!("{origin}/ex/{product}/{SANDBOX_CLOUD_ID}");
-            if product == "jira" {
-                let family = classify(Site::Cloud, &rest);
-                if family != Family::Jira {
-                    return Err(Reply::error(Family::Jira, 404, "Not Found"));
-                }
-                Ok(Target {
-                    site: Site::Cloud,
-                    gateway: true,
-                    family,
-                    segments: rest,
-                    wiki_base: format!("{origin}/ex/confluence/{SANDBOX_CLOUD_ID}/wiki"),
-                    jira_base: gateway,
-                })
-            } else {
-                let family = classify(Site::Cloud, &rest);
-                if rest.first().map(String::as_str) != Some("wiki") {
-                    return Err(Reply::error(Family::ConfluenceV1, 404, "Not Found"));
-                }
-                Ok(Target {
-                    site: Site::Cloud,
-                    gateway: true,
-                    family,
-                    segments: rest,
-                    jira_base: format!("{origin}/ex/jira/{SANDBOX_CLOUD_ID}"),
-                    wiki_base: format!("{gateway}/wiki"),
-                })
-            }
-        }
-        Some("dc") => {
-            let rest: Vec<String> = segments.into_iter().skip(1).collect();
-            Ok(Target {
-                site: Site::Dc,
-                gateway: false,
-                family: classify(Site::Dc, &rest),
-                segments: rest,
-                jira_base: format!("{origin}/dc"),
-                wiki_base: format!("{origin}/dc"),
-            })
-        }
-        _ => Ok(Target {
-            site: Site::Cloud,
-            gateway: false,
-            family: classify(Site::Cloud, &segments),
-            segments,
-            jira_base: origin.clone(),
-            wiki_base: format!("{origin}/wiki"),
-        }),
-    }
-}
-
-/// Which API family (and so which error shape) a site-relative path belongs to.
-fn classify(site: Site, segs: &[String]) -> Family {
-    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
-    match (site, s.as_slice()) {
-        (Site::Cloud, ["wiki", "api", "v2", ..]) => Family::ConfluenceV2,
-        (Site::Cloud, ["wiki", ..]) => Family::ConfluenceV1,
-        (Site::Dc, ["rest", "api", v, ..]) if v.chars().all(|c| c.is_ascii_digit()) => Family::Jira,
-        (Site::Dc, ["rest", "api", ..]) => Family::ConfluenceV1,
-        _ => Family::Jira,
-    }
-}
-
-fn authenticate(
-    oauth: &OAuthSwitches,
-    target: &Target,
-    method: &Method,
-    headers: &HeaderMap,
-) -> Result<(), Reply> {
-    let (site, family) = (target.site, target.family);
-    let header = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    if target.gateway
-        && let Some(token) = header.strip_prefix("Bearer ")
-    {
-        let need = oauth::gateway_scopes(method, &target.segments);
-        return oauth
-            .check_bearer(token.trim(), need)
-            .map_err(oauth::bearer_denied);
-    }
-    let ok = match site {
-        Site::Cloud => header
-            .strip_prefix("Basic ")
-            .and_then(|b64| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64.trim())
-                    .ok()
-            })
-            .is_some_and(|raw| raw == format!("{SANDBOX_EMAIL}:{SANDBOX_API_TOKEN}").as_bytes()),
-        Site::Dc => header
-            .strip_prefix("Bearer ")
-            .is_some_and(|t| t.trim() == SANDBOX_PAT),
-    };
-    if ok {
-        return Ok(());
-    }
-    let reply = match family {
-        Family::Jira => Reply::json(
-            401,
-            json!({"errorMessages": ["You are not authenticated. Authentication required to perform this operation."], "errors": {}}),
-        ),
-        Family::ConfluenceV2 => Reply::json(
-            401,
-            json!({"errors": [{"status": 401, "code": "UNAUTHORIZED", "title": "Unauthorized", "detail": null}]}),
-        ),
-        Family::ConfluenceV1 => Reply::json(
-            401,
-            json!({"statusCode": 401, "data": {"authorized": false, "valid": true, "errors": [], "successful": false}, "message": "This request requires authentication: the credentials were missing or not accepted.", "reason": "Unauthorized"}),
-        ),
-    };
-    let challenge = match site {
-        Site::Cloud => "Basic realm=\"sandbox\"",
-        Site::Dc => "Bearer realm=\"sandbox\"",
-    };
-    Err(reply.header("WWW-Authenticate", challenge))
-}
-
-fn dispatch(ctx: &Ctx<'_>, family: Family, segs: &[&str]) -> Reply {
-    match (ctx.site, segs) {
-        (Site::Cloud, ["rest", "api", "3", rest @ ..]) => jira::route(ctx, rest),
-        (Site::Cloud, ["rest", "api", "2", "search"]) => jira::removed_search(),
-        (Site::Cloud, ["wiki", "rest", "api", rest @ ..]) => confluence::v1(ctx, rest),
-        (Site::Cloud, ["wiki", "api", "v2", rest @ ..]) => confluence::v2(ctx, rest),
-        (Site::Dc, ["rest", "api", "2", rest @ ..]) => jira::route(ctx, rest),
-        (Site::Dc, ["rest", "api", rest @ ..]) if family == Family::ConfluenceV1 => {
-            confluence::dc(ctx, rest)
-        }
-        _ => Reply::error(family, 404, "Not Found: the sandbox has no such endpoint."),
-    }
-}
-
-/// Routes the write endpoints (POST/PUT/DELETE that change the store); `None` when the path
-/// is not one, so the read router answers (searches by POST, 405s, 404s).
-fn dispatch_write(
-    req: &Req<'_>,
-    store: &mut seed::Store,
-    family: Family,
-    segs: &[&str],
-) -> Option<Reply> {
-    match (req.site, segs) {
-        (Site::Cloud, ["rest", "api", "3", rest @ ..])
-        | (Site::Dc, ["rest", "api", "2", rest @ ..]) => jira_write::route(req, store, rest),
-        (Site::Cloud, ["wiki", "api", "v2", rest @ ..]) => confluence_write::v2(req, store, rest),
-        (Site::Cloud, ["wiki", "rest", "api", rest @ ..]) => confluence_write::v1(req, store, rest),
-        (Site::Dc, ["rest", "api", rest @ ..]) if family == Family::ConfluenceV1 => {
-            confluence_write::v1(req, store, rest)
-        }
-        _ => None,
-    }
-}
-
-fn control_error(status: StatusCode, message: &str) -> Response {
-    Reply::json(status.as_u16(), json!({"error": message})).into_response()
-}
-
-#[derive(serde::Deserialize)]
-struct FaultBody {
-    #[serde(default)]
-    status: u16,
-    #[serde(default = "one")]
-    count: u32,
-    #[serde(default)]
-    retry_after: Option<u64>,
-    #[serde(default)]
-    path_prefix: Option<String>,
-    #[serde(default)]
-    method: Option<String>,
-    #[serde(default)]
-    skip: u32,
-    #[serde(default)]
-    delay_ms: Option<u64>,
-    #[serde(default)]
-    drop_after_commit: bool,
-    #[serde(default)]
-    retry_after_raw: Option<String>,
-    #[serde(default)]
-    inflate_to: Option<u32>,
-    #[serde(default)]
-    body_bytes: Option<u64>,
-}
-
-impl FaultBody {
-    /// Why the rule cannot be used, if it cannot.
-    fn problem(&self) -> Option<&'static str> {
-        let acts = self.delay_ms.is_some()
-            || self.drop_after_commit
-            || self.inflate_to.is_some()
-            || self.body_bytes.is_some();
-        if self.status == 0 && !acts {
-            Some(
-                "invalid fault: give a status between 100 and 599, delay_ms, drop_after_commit, inflate_to or body_bytes",
-            )
-        } else if self
-            .retry_after_raw
-            .as_deref()
-            .is_some_and(|r| axum::http::HeaderValue::from_str(r).is_err())
-        {
-            Some("invalid fault: retry_after_raw must be a valid header value")
-        } else if self.inflate_to.is_some_and(|n| n > faults::MAX_INFLATE) {
-            Some("invalid fault: inflate_to must be at most 200000")
-        } else if self.body_bytes.is_some_and(|b| b > faults::MAX_FAULT_BODY) {
-            Some("invalid fault: body_bytes must be at most 1073741824")
-        } else if self.status != 0 && !(100..=599).contains(&self.status) {
-            Some("invalid fault: status must be between 100 and 599")
-        } else if self.delay_ms.is_some_and(|ms| ms > 600_000) {
-            Some("invalid fault: delay_ms must be at most 600000")
-        } else {
-            None
-        }
-    }
-}
-
-fn one() -> u32 {
-    1
-}
-
-#[derive(serde::Deserialize)]
-struct LatencyBody {
-    ms: u64,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OAuthBody {
-    #[serde(default)]
-    expires_in: Option<u64>,
-    #[serde(default)]
-    grace_secs: Option<u64>,
-    #[serde(default)]
-    consent: Option<bool>,
-    #[serde(default)]
-    no_sites: Option<bool>,
-    #[serde(default)]
-    extra_sites: Option<Vec<SiteBody>>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SiteBody {
-    id: String,
-    url: String,
-    name: String,
-}
-
-fn oauth_status(o: &OAuthSwitches) -> Response {
-    let c = o.counters();
-    let (expires_in, grace, consent) = o.settings();
-    Reply::json(
-        200,
-        json!({
-            "codes_issued": c.codes_issued,
-            "token_exchanges": c.token_exchanges,
-            "refreshes": c.refreshes,
-            "families_revoked": c.families_revoked,
-            "active_families": c.active_families,
-            "expires_in": expires_in,
-            "grace_secs": grace.as_secs(),
-            "consent": consent,
-        }),
-    )
-    .into_response()
-}
-
-fn control(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Response {
-    let path = path.trim_end_matches('/');
-    match (method.as_str(), path) {
-        ("POST", "/__sandbox/faults") => match serde_json::from_slice::<FaultBody>(body) {
-            Err(e) => control_error(StatusCode::BAD_REQUEST, &format!("invalid fault: {e}")),
-            Ok(f) if f.problem().is_some() => control_error(
-                StatusCode::BAD_REQUEST,
-                f.problem().unwrap_or("invalid fault"),
-            ),
-            Ok(f) => {
-                shared.faults.inject_with(
-                    FaultSpec {
-                        status: f.status,
-                        count: f.count,
-                        retry_after: f.retry_after,
-                        path_prefix: f.path_prefix.filter(|p| !p.is_empty()),
-                    },
-                    FaultOptions {
-                        method: f.method.filter(|m| !m.is_empty()),
-                        skip: f.skip,
-                        delay_ms: f.delay_ms,
-                        drop_after_commit: f.drop_after_commit,
-                        retry_after_raw: f.retry_after_raw,
-                        inflate_to: f.inflate_to,
-                        body_bytes: f.body_bytes,
-                    },
-                );
-                Reply::json(200, json!({"ok": true, "pending": shared.faults.pending()}))
-                    .into_response()
-            }
-        },
-        ("DELETE", "/__sandbox/faults") => {
-            shared.faults.clear();
-            Reply::json(200, json!({"ok": true, "pending": 0})).into_response()
-        }
-        ("POST", "/__sandbox/latency") => match serde_json::from_slice::<LatencyBody>(body) {
-            Err(e) => control_error(StatusCode::BAD_REQUEST, &format!("invalid latency: {e}")),
-            Ok(l) if l.ms > 600_000 => control_error(
-                StatusCode::BAD_REQUEST,
-                "invalid latency: ms must be at most 600000",
-            ),
-            Ok(l) => {
-                shared.faults.set_latency(Duration::from_millis(l.ms));
-                Reply::json(200, json!({"ok": true, "ms": l.ms})).into_response()
-            }
-        },
-        ("GET", "/__sandbox/state") => Reply::json(200, shared.state()).into_response(),
-        ("GET", "/__sandbox/requests") => {
-            let log: Vec<_> = lock(&shared.log)
-                .iter()
-                .map(|t| {
-                    let r = &t.request;
-                    let at_ms = (t.at.as_secs_f64() * 10_000.0).round() / 10.0;
-                    json!({"method": r.method, "path": r.path, "status": r.status, "at_ms": at_ms})
-                })
-                .collect();
-            Reply::json(200, json!({"requests": log})).into_response()
-        }
-        ("DELETE", "/__sandbox/requests") => {
-            lock(&shared.log).clear();
-            Reply::json(200, json!({"ok": true})).into_response()
-        }
-        ("GET", "/__sandbox/info") | ("GET", "/__sandbox") => {
-            let base = format!("http://{}", shared.addr);
-            Reply::json(
-                200,
-                json!({
-                    "cloudUrl": base,
-                    "dcUrl": format!("{base}/dc"),
-                    "cloudId": SANDBOX_CLOUD_ID,
-                    "gatewayJira": format!("{base}/ex/jira/{SANDBOX_CLOUD_ID}"),
-                    "gatewayConfluence": format!("{base}/ex/confluence/{SANDBOX_CLOUD_ID}/wiki"),
-                    "email": SANDBOX_EMAIL,
-                    "apiToken": SANDBOX_API_TOKEN,
-                    "pat": SANDBOX_PAT,
-                    "oauth": {
-                        "clientId": SANDBOX_OAUTH_CLIENT_ID,
-                        "clientSecret": SANDBOX_OAUTH_CLIENT_SECRET,
-                        "authorizeUrl": format!("{base}/authorize"),
-                        "tokenUrl": format!("{base}/oauth/token"),
-                        "revokeUrl": format!("{base}/oauth/revoke"),
-                        "accessibleResourcesUrl": format!("{base}/oauth/token/accessible-resources"),
-                        "meUrl": format!("{base}/me"),
-                        "audience": "api.atlassian.com",
-                        "accountId": SANDBOX_ACCOUNT_ID,
-                    },
-                    "latencyMs": u64::try_from(shared.faults.latency().as_millis()).unwrap_or(u64::MAX),
-                    "pendingFaults": shared.faults.pending(),
-                }),
-            )
-            .into_response()
-        }
-        ("GET", "/__sandbox/oauth") => oauth_status(&shared.oauth),
-        ("POST", "/__sandbox/oauth") => match serde_json::from_slice::<OAuthBody>(body) {
-            Err(e) => control_error(
-                StatusCode::BAD_REQUEST,
-                &format!("invalid oauth settings: {e}"),
-            ),
-            Ok(b)
-                if b.expires_in.is_some_and(|s| s > oauth::MAX_SECS)
-                    || b.grace_secs.is_some_and(|s| s > oauth::MAX_SECS) =>
-            {
-                control_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid oauth settings: expires_in and grace_secs must be at most ten years",
-                )
-            }
-            Ok(b) => {
-                let o = &shared.oauth;
-                if let Some(s) = b.expires_in {
-                    o.set_expires_in(s);
-                }
-                if let Some(s) = b.grace_secs {
-                    o.set_grace(Duration::from_secs(s));
-                }
-                if let Some(c) = b.consent {
-                    o.set_consent(c);
-                }
-                if let Some(n) = b.no_sites {
-                    o.set_no_sites(n);
-                }
-                if let Some(sites) = b.extra_sites {
-                    o.set_extra_sites(sites.into_iter().map(|s| (s.id, s.url, s.name)).collect());
-                }
-                oauth_status(o)
-            }
-        },
-        ("POST", "/__sandbox/oauth/revoke-all") => {
-            let revoked = shared.oauth.revoke_all();
-            Reply::json(200, json!({"ok": true, "revoked": revoked})).into_response()
-        }
-        _ => control_error(StatusCode::NOT_FOUND, "unknown sandbox control endpoint"),
     }
 }
 

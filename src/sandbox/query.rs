@@ -1167,6 +1167,11 @@ fn key_parts(s: &str) -> Option<(String, i64)> {
 }
 
 impl Compiled {
+    /// The `ORDER BY` fields (lower-cased) with `true` for descending.
+    pub fn order(&self) -> &[(String, bool)] {
+        &self.order
+    }
+
     /// Whether the query had a restriction (Jira refuses unbounded queries on `/search/jql`).
     pub fn is_bounded(&self) -> bool {
         self.filter.is_some()
@@ -1184,29 +1189,10 @@ impl Compiled {
             Some(e) => eval(e, s),
         }
     }
-
-    /// Sorts records by the `ORDER BY` clause, then by `fallback` (stable).
-    pub fn sort<T>(&self, items: &mut [T], as_subject: impl Fn(&T) -> &dyn Subject) {
-        if self.order.is_empty() {
-            return;
-        }
-        items.sort_by(|a, b| {
-            for (field, desc) in &self.order {
-                let ka = as_subject(a).sort_key(field);
-                let kb = as_subject(b).sort_key(field);
-                let ord = cmp_keys(&ka, &kb);
-                let ord = if *desc { ord.reverse() } else { ord };
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-            }
-            Ordering::Equal
-        });
-    }
 }
 
 /// Orders keys with empty values last in ascending order.
-fn cmp_keys(a: &SortKey, b: &SortKey) -> Ordering {
+pub(crate) fn cmp_keys(a: &SortKey, b: &SortKey) -> Ordering {
     match (a, b) {
         (SortKey::None, SortKey::None) => Ordering::Equal,
         (SortKey::None, _) => Ordering::Greater,

@@ -2,8 +2,9 @@
 //! descriptions with hand-written wiki-markup twins for Data Center, comments, changelogs,
 //! generated filler), and Confluence spaces and pages (rich storage-format bodies).
 //!
-//! Every timestamp is relative to the fixed [`REFERENCE`] instant, never the wall clock, so
-//! output is the same on every run. JQL/CQL `now()` is that instant too.
+//! Every seed timestamp is relative to the fixed [`REFERENCE`] instant, never the wall clock,
+//! so the seed is the same on every run. The sandbox clock (JQL/CQL `now()`, the time writes
+//! record) starts at that instant and runs in real time from there.
 
 use std::collections::BTreeMap;
 
@@ -364,9 +365,10 @@ pub(crate) struct Store {
     pub issues: Vec<Issue>,
     pub spaces: Vec<Space>,
     pub pages: Vec<Page>,
-    /// The sandbox clock: [`REFERENCE`] until the first write, then one millisecond later for
-    /// every write, so new things sort after the seed and JQL/CQL `now()` moves with them.
+    /// The last instant a write recorded ([`REFERENCE`] before any write); see [`Store::now`].
     pub clock: OffsetDateTime,
+    /// When the store was built: the sandbox clock runs from [`REFERENCE`] at this moment.
+    pub started: std::time::Instant,
 }
 
 /// The signed-in user (index into `users`).
@@ -444,24 +446,37 @@ impl Store {
             spaces: Vec::new(),
             pages: Vec::new(),
             clock: REFERENCE,
+            started: std::time::Instant::now(),
         };
         store.seed_issues();
         store.seed_pages();
         store
     }
 
-    /// The sandbox's "now" (JQL/CQL `now()`, relative dates).
-    pub fn now(&self) -> OffsetDateTime {
-        self.clock
+    /// [`REFERENCE`] plus the real time since the store was built, to the millisecond.
+    fn running(&self) -> OffsetDateTime {
+        let ms = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        REFERENCE
+            .checked_add(Duration::milliseconds(ms))
+            .unwrap_or(REFERENCE)
     }
 
-    /// Advances the clock by one millisecond for a write and returns the new "now".
+    /// The sandbox's "now" (JQL/CQL `now()`, relative dates): [`REFERENCE`] when the sandbox
+    /// starts, then advancing in real time, and never before the last write.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.max(self.running())
+    }
+
+    /// The instant a write records: the running clock, and at least one millisecond after the
+    /// previous write, so every change is strictly later than everything before it.
     pub fn tick(&mut self) -> OffsetDateTime {
-        self.clock = self
+        let next = self
             .clock
             .checked_add(Duration::milliseconds(1))
-            .unwrap_or(self.clock);
-        self.clock
+            .unwrap_or(self.clock)
+            .max(self.running());
+        self.clock = next;
+        next
     }
 
     /// Finds an issue by key (case-insensitive) or numeric id.

@@ -283,8 +283,18 @@ fn names(q: &str) -> Vec<&'static str> {
         .unwrap_or_else(|e| panic!("compile {q}: {e:?}"));
     let mut rs = recs();
     rs.retain(|r| c.matches(r));
-    c.sort(&mut rs, |r| r as &dyn query::Subject);
-    rs.iter().map(|r| r.name).collect()
+    // ORDER BY, then the records' own order (as the handlers add a unique tie-breaker).
+    let desc: Vec<bool> = c.order().iter().map(|(_, d)| *d).collect();
+    let ranked = paging::Ranked::new(rs.into_iter().enumerate(), desc, |(n, r)| {
+        let mut keys: Vec<SortKey> = c
+            .order()
+            .iter()
+            .map(|(f, _)| query::Subject::sort_key(r, f))
+            .collect();
+        keys.push(SortKey::Num(*n as i64));
+        keys
+    });
+    ranked.items.iter().map(|(_, (_, r))| r.name).collect()
 }
 
 #[test]

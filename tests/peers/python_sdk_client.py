@@ -16,6 +16,7 @@ import tempfile
 from mcp import Client, StdioServerParameters, types
 
 EXPECTED_TOOLS = {
+    "atlassian_local_search",
     "atlassian_whoami",
     "confluence_bulk_create_pages",
     "confluence_create_page",
@@ -86,7 +87,7 @@ async def run(binary, mode, home):
     ) as client:
         tools = await client.list_tools()
         names = {t.name for t in tools.tools}
-        check(f"[{mode}] tools/list has the 19 tools", names == EXPECTED_TOOLS, sorted(names))
+        check(f"[{mode}] tools/list has the 20 tools", names == EXPECTED_TOOLS, sorted(names))
         for t in tools.tools:
             ann = t.annotations
             check(

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::atlassian::jira::User;
 use crate::convert;
+use crate::mcp::offline::{Served, Why};
 use crate::mcp::render::{Render, day, one_line};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 use crate::sanitize::clean_text;
@@ -143,11 +144,82 @@ impl BridgeServer {
 }
 
 impl BridgeServer {
+    /// `confluence_get_page`: from the site, or from the local cache when the site is
+    /// unreachable (or `[cache].offline = "always"`).
     pub(crate) async fn get_page_impl(
         &self,
         cx: &CallCx,
         args: GetPageArgs,
-    ) -> Result<PageOut, ToolError> {
+    ) -> Result<Served<PageOut>, ToolError> {
+        let format = args.format.unwrap_or_default();
+        if let Some(why) = self.offline_only() {
+            let id = super::page_ref_offline(self.state(), &args.page_id)?;
+            return self.get_page_offline(cx, &id, format, &why).await;
+        }
+        let raw = args.page_id.clone();
+        match self.get_page_online(cx, args).await {
+            Ok(out) => Ok(Served::online(out)),
+            Err(e) => match self.fallback(&e) {
+                Some(why) => {
+                    let id = super::page_ref_offline(self.state(), &raw)?;
+                    self.get_page_offline(cx, &id, format, &why).await
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    async fn get_page_offline(
+        &self,
+        cx: &CallCx,
+        id: &str,
+        format: PageFormat,
+        why: &Why,
+    ) -> Result<Served<PageOut>, ToolError> {
+        let cached = self.cached_page(cx, id, why).await?;
+        let r = cached.record;
+        if r.body.is_none() && r.storage.is_none() {
+            return Err(ToolError::NotFound(format!(
+                "only the title of page {id} (\"{}\") is in the local cache, not its text, and {}; once online, `atlassian-mcp-bridge sync --confluence {}` keeps the space readable offline",
+                r.title,
+                why.text(),
+                r.space
+            )));
+        }
+        let body = match format {
+            PageFormat::Markdown => without_title(r.body.as_deref().unwrap_or(""), &r.title),
+            PageFormat::Storage => r.storage.unwrap_or_default(),
+        };
+        let truncated = body.chars().count() > MAX_BODY_CHARS;
+        let body = if truncated {
+            body.chars().take(MAX_BODY_CHARS).collect()
+        } else {
+            body
+        };
+        let parent_title = r.ancestors.last().and_then(|a| a.title.clone());
+        Ok(Served::offline(
+            PageOut {
+                id: r.id,
+                title: r.title,
+                space_id: r.space_id,
+                space_key: Some(r.space),
+                version: r.version,
+                updated: r.last_modified,
+                parent_id: r.parent_id,
+                parent_title,
+                author: r.author,
+                last_editor: r.last_editor,
+                labels: r.labels,
+                format,
+                body,
+                truncated,
+                url: r.url,
+            },
+            cached.fetched_at,
+        ))
+    }
+
+    async fn get_page_online(&self, cx: &CallCx, args: GetPageArgs) -> Result<PageOut, ToolError> {
         let state = self.state();
         let id = super::page_ref(state, &cx.trace, &args.page_id).await?;
         let id = id.as_str();
@@ -189,6 +261,9 @@ impl BridgeServer {
                     .or_else(|| u.id.clone())
             })
         };
+        let mut kept = page.clone();
+        kept.parent_title.clone_from(&parent_title);
+        self.keep_page(kept, names.clone());
         let body = match format {
             PageFormat::Markdown => {
                 let links = convert::StorageLinks {

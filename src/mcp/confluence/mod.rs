@@ -55,6 +55,17 @@ pub(crate) async fn page_ref(
     }
 }
 
+/// A page argument resolved without asking the site (offline): an id or a link that carries
+/// one; a display link (space and title) needs the site.
+pub(crate) fn page_ref_offline(state: &State, raw: &str) -> Result<String, ToolError> {
+    match page_link(state, raw)? {
+        PageLink::Id(id) => Ok(id),
+        PageLink::Titled { space, .. } => Err(ToolError::Invalid(format!(
+            "a link by title (space {space}) can only be looked up at the site, which is not available; pass the page id (e.g. from confluence_search)"
+        ))),
+    }
+}
+
 /// What a page argument names before anything is asked.
 #[derive(Debug, PartialEq, Eq)]
 enum PageLink {

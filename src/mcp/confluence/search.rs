@@ -4,8 +4,12 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::mcp::args::{bounded_paged, opt_u32};
+use crate::mcp::offline::{Served, Why};
 use crate::mcp::render::{Render, clip, day, one_line};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
+
+/// How cursors of offline answers begin (the rest is the offset into the cached result).
+const OFFLINE_CURSOR: &str = "offline:";
 use rmcp::handler::server::tool::{Extension, schema_for_output};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResponse;
@@ -111,7 +115,128 @@ impl BridgeServer {
 }
 
 impl BridgeServer {
+    /// `confluence_search`: at the site, or over the local cache (the CQL subset of
+    /// [`crate::cache::query`]) when the site is unreachable or `[cache].offline = "always"`.
     async fn confluence_search_impl(
+        &self,
+        cx: &CallCx,
+        args: SearchArgs,
+    ) -> Result<Served<SearchOut>, ToolError> {
+        if let Some(why) = self.offline_only() {
+            return self.confluence_search_offline(cx, args, &why).await;
+        }
+        if args
+            .cursor
+            .as_deref()
+            .is_some_and(|c| c.starts_with(OFFLINE_CURSOR))
+        {
+            let why = Why::Unreachable("the previous page came from the local cache".into());
+            return self.confluence_search_offline(cx, args, &why).await;
+        }
+        let retry = SearchArgs {
+            cql: args.cql.clone(),
+            limit: args.limit,
+            cursor: None,
+        };
+        match self.confluence_search_online(cx, args).await {
+            Ok(out) => Ok(Served::online(out)),
+            Err(e) => match self.fallback(&e) {
+                Some(why) => self.confluence_search_offline(cx, retry, &why).await,
+                None => Err(e),
+            },
+        }
+    }
+
+    async fn confluence_search_offline(
+        &self,
+        cx: &CallCx,
+        args: SearchArgs,
+        why: &Why,
+    ) -> Result<Served<SearchOut>, ToolError> {
+        let state = self.state();
+        let limit = bounded_paged(
+            args.limit,
+            10,
+            50,
+            "limit",
+            "pass the returned next_cursor as cursor",
+        )?;
+        let (query, searched_as_text) = match as_text_search(&args.cql) {
+            Some(text) => (text.clone(), Some(text)),
+            None => (args.cql.clone(), None),
+        };
+        let cql = state.policy.admit_cql(&query)?;
+        let offset = match args.cursor.as_deref().map(str::trim) {
+            None | Some("") => 0,
+            Some(c) => c
+                .strip_prefix(OFFLINE_CURSOR)
+                .and_then(|n| n.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ToolError::Invalid(format!(
+                        "this cursor came from the site, which is not available now ({}); search again without it to page the local cache",
+                        why.text()
+                    ))
+                })?,
+        };
+        let Some(cache) = self.cache().cloned() else {
+            return Err(self.not_cached(
+                "nothing",
+                why,
+                "turn cache.enabled on to keep what is read",
+            ));
+        };
+        let qcx = crate::cache::query::QueryContext {
+            current_user: state.actor.read().ok().and_then(|a| a.account_id.clone()),
+            now_ms: crate::cache::now_ms(),
+        };
+        let filter = crate::cache::query::compile_cql(&cql, &qcx).map_err(|e| {
+            ToolError::Invalid(format!(
+                "{e}. The site is not available ({}), so the CQL runs over the local cache, which understands: {}",
+                why.text(),
+                crate::cache::query::CQL_SUBSET
+            ))
+        })?;
+        let confine = self.confine();
+        let (found, total) = crate::mcp::offline::blocking(move || {
+            cache.flush();
+            cache.search_pages(&filter, &confine, offset, u64::from(limit))
+        })
+        .await?;
+        cx.mark_offline();
+        let oldest = found.iter().map(|c| c.fetched_at).min();
+        let results: Vec<HitOut> = found
+            .into_iter()
+            .map(|c| {
+                let r = c.record;
+                HitOut {
+                    excerpt: r
+                        .body
+                        .as_deref()
+                        .map(|b| clip(&one_line(b), 200))
+                        .unwrap_or_default(),
+                    id: Some(r.id),
+                    title: r.title,
+                    space: Some(r.space),
+                    url: r.url,
+                    last_modified: r.last_modified,
+                    kind: Some(r.kind),
+                }
+            })
+            .collect();
+        cx.touch(results.iter().filter_map(|r| r.id.clone()));
+        let next = offset + results.len() as u64;
+        Ok(Served::offline(
+            SearchOut {
+                results,
+                next_cursor: (next < total).then(|| format!("{OFFLINE_CURSOR}{next}")),
+                cql,
+                searched_as_text,
+            },
+            oldest.unwrap_or_else(crate::cache::now_ms),
+        ))
+    }
+
+    async fn confluence_search_online(
         &self,
         cx: &CallCx,
         args: SearchArgs,
@@ -159,12 +284,38 @@ impl BridgeServer {
             })
             .collect();
         cx.touch(results.iter().filter_map(|r| r.id.clone()));
+        self.keep_hits(&results);
         Ok(SearchOut {
             results,
             next_cursor: found.next_cursor,
             cql,
             searched_as_text,
         })
+    }
+}
+
+impl BridgeServer {
+    /// Keeps search hits that are pages or blog posts (titles and dates; no body) in the cache.
+    fn keep_hits(&self, hits: &[HitOut]) {
+        let Some(cache) = self.cache() else { return };
+        let records: Vec<crate::cache::PageRecord> = hits
+            .iter()
+            .filter(|h| matches!(h.kind.as_deref(), Some("page" | "blogpost")))
+            .filter_map(|h| {
+                Some(crate::cache::PageRecord {
+                    id: h.id.clone()?,
+                    space: h.space.clone()?,
+                    title: h.title.clone(),
+                    kind: h.kind.clone().unwrap_or_else(|| "page".into()),
+                    last_modified: h.last_modified.clone(),
+                    url: h.url.clone(),
+                    ..Default::default()
+                })
+            })
+            .collect();
+        if !records.is_empty() {
+            cache.put_later(move || crate::cache::Batch::NewPages(records));
+        }
     }
 }
 

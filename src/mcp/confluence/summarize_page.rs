@@ -16,6 +16,7 @@ use crate::convert;
 use crate::mcp::args::{bounded, opt_u32};
 use crate::mcp::digest::page::{self, PageDigest, PageFacts};
 use crate::mcp::digest::{DEFAULT_MAX_WORDS, MAX_MAX_WORDS};
+use crate::mcp::offline::{Served, Why};
 use crate::mcp::render::Render;
 use crate::mcp::sampling::{self, ModelSummary};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
@@ -57,7 +58,7 @@ impl Render for PageSummaryOut {
 impl BridgeServer {
     #[tool(
         name = "confluence_summarize_page",
-        description = "Summarize one Confluence page: a digest built locally (space, version, last editor, heading outline, word count, first paragraph of each section within max_words, tables by header and row count) and, when your client offers sampling, a short prose summary by your client's model.",
+        description = "Summarize a Confluence page: a local digest (outline, word count, each section's first paragraph within max_words, tables) plus, if your client offers sampling, a short prose summary by its model.",
         annotations(title = "Summarize a Confluence page", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<PageSummaryOut>()
     )]
@@ -84,15 +85,82 @@ impl BridgeServer {
         answers: Option<&rmcp::model::InputResponses>,
         request_state: Option<&str>,
         args: SummarizePageArgs,
-    ) -> Result<PageSummaryOut, ToolError> {
-        let state = self.state();
-        let id = super::page_ref(state, &cx.trace, &args.page_id).await?;
+    ) -> Result<Served<PageSummaryOut>, ToolError> {
         let max_words = bounded(
             args.max_words,
             DEFAULT_MAX_WORDS,
             MAX_MAX_WORDS,
             "max_words",
-        )?;
+        )? as usize;
+        let (digest, as_of) = match self.offline_only() {
+            Some(why) => {
+                let id = super::page_ref_offline(self.state(), &args.page_id)?;
+                self.page_digest_offline(cx, &id, max_words, &why).await?
+            }
+            None => match self.page_digest_online(cx, &args.page_id, max_words).await {
+                Ok(d) => (d, None),
+                Err(e) => match self.fallback(&e) {
+                    Some(why) => {
+                        let id = super::page_ref_offline(self.state(), &args.page_id)?;
+                        self.page_digest_offline(cx, &id, max_words, &why).await?
+                    }
+                    None => return Err(e),
+                },
+            },
+        };
+        let what = format!("Confluence page {}", digest.id);
+        let subject = sampling::Subject {
+            tool: "confluence_summarize_page",
+            id: &digest.id,
+            what: &what,
+        };
+        let model = sampling::summarize(context, answers, request_state, subject, &digest).await?;
+        Ok(Served {
+            out: PageSummaryOut { digest, model },
+            as_of,
+        })
+    }
+
+    async fn page_digest_offline(
+        &self,
+        cx: &CallCx,
+        id: &str,
+        max_words: usize,
+        why: &Why,
+    ) -> Result<(PageDigest, Option<i64>), ToolError> {
+        let cached = self.cached_page(cx, id, why).await?;
+        let r = cached.record;
+        let Some(markdown) = r.body.clone() else {
+            return Err(ToolError::NotFound(format!(
+                "only the title of page {id} is in the local cache, not its text, and {}; once online, `atlassian-mcp-bridge sync --confluence {}` keeps the space readable offline",
+                why.text(),
+                r.space
+            )));
+        };
+        let digest = page::build(
+            PageFacts {
+                id: r.id,
+                title: r.title,
+                space: Some(r.space),
+                version: r.version,
+                last_editor: r.last_editor,
+                last_edited: r.last_modified,
+                url: r.url,
+            },
+            &markdown,
+            max_words,
+        );
+        Ok((digest, Some(cached.fetched_at)))
+    }
+
+    async fn page_digest_online(
+        &self,
+        cx: &CallCx,
+        raw: &str,
+        max_words: usize,
+    ) -> Result<PageDigest, ToolError> {
+        let state = self.state();
+        let id = super::page_ref(state, &cx.trace, raw).await?;
         let confluence = state.api.confluence();
         let page = confluence
             .page(&cx.trace, &id)
@@ -115,8 +183,16 @@ impl BridgeServer {
             },
             None => None,
         };
+        let mut names = std::collections::HashMap::new();
+        if let (Some(name), Some(account)) = (
+            &last_editor,
+            page.last_editor.as_ref().and_then(|u| u.id.clone()),
+        ) {
+            names.insert(account, name.clone());
+        }
+        self.keep_page(page.clone(), names);
         let markdown = convert::storage_to_markdown(&page.storage);
-        let digest = page::build(
+        Ok(page::build(
             PageFacts {
                 id: page.id,
                 title: page.title,
@@ -127,15 +203,7 @@ impl BridgeServer {
                 url: page.url,
             },
             &markdown,
-            max_words as usize,
-        );
-        let what = format!("Confluence page {}", digest.id);
-        let subject = sampling::Subject {
-            tool: "confluence_summarize_page",
-            id: &digest.id,
-            what: &what,
-        };
-        let model = sampling::summarize(context, answers, request_state, subject, &digest).await?;
-        Ok(PageSummaryOut { digest, model })
+            max_words,
+        ))
     }
 }

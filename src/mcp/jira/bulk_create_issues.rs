@@ -3,6 +3,11 @@
 //! flight, progress per chunk, one result per input item in input order, and a journal that
 //! lets a call cut short be finished with the same `operation_id` without a single duplicate.
 //!
+//! When the site cannot be reached while the items are checked (nothing sent yet), or with
+//! `offline = "always"`, the call is checked as far as it can be without the site, confirmed,
+//! and queued in the outbox under its `operation_id`; the outbox later runs it through this
+//! same code ([`Caller::Outbox`]).
+//!
 //! Every created issue carries the entity property `atlassian-mcp-bridge` =
 //! `{"operation_id", "index"}`. When a chunk's answer was lost (crash, timeout, dropped
 //! connection), resuming first searches the issues the user created in that project since the
@@ -18,32 +23,32 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResponse;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, schemars, tool, tool_router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::issue_input::{IssueInput, MetaCache, prepare};
+use super::issue_input::{IssueInput, MetaCache, check_offline, prepare};
 use crate::atlassian::jira_write::{BULK_MAX, ItemOutcome, MARKER_PROPERTY, NewIssue};
 use crate::journal::{ItemRecord, JournalEntry};
 use crate::mcp::bulk::{
-    BulkItem, BulkOut, IN_FLIGHT, Opened, conclude, fingerprint, in_doubt, journal_error, lock,
-    open_operation, operation_id, progress, unknown_outcome,
+    BulkItem, BulkOut, Caller, IN_FLIGHT, Opened, conclude, fingerprint, in_doubt, journal_error,
+    lock, open_operation, operation_id, unknown_outcome,
 };
-use crate::mcp::confirm::confirm;
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 
-const TOOL: &str = "jira_bulk_create_issues";
+/// The tool's name (also the journal's and the outbox entry's).
+pub(crate) const TOOL: &str = "jira_bulk_create_issues";
 
 /// Arguments of `jira_bulk_create_issues`.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkCreateArgs {
     /// The issues, each like jira_create_issue's arguments; at most policy.max_bulk_items.
     pub issues: Vec<IssueInput>,
     /// Validate and show exactly what would be sent, without sending.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
     /// Repeat the id of an interrupted call to finish it without duplicates; omit for a new one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation_id: Option<String>,
 }
 
@@ -62,10 +67,11 @@ impl BridgeServer {
         context: RequestContext<RoleServer>,
         InputResponses(answers): InputResponses,
     ) -> CallToolResponse {
-        cx.finish(
-            self.bulk_issues_impl(&cx, &context, answers.as_ref(), args)
-                .await,
-        )
+        let caller = Caller::Call {
+            context: &context,
+            answers: answers.as_ref(),
+        };
+        cx.finish(self.bulk_issues_impl(&cx, caller, args).await)
     }
 }
 
@@ -95,11 +101,11 @@ fn record(index: usize, outcome: &ItemOutcome) -> ItemRecord {
 }
 
 impl BridgeServer {
-    async fn bulk_issues_impl(
+    /// Runs (or resumes) a bulk create for a call or for the outbox (see [`Caller`]).
+    pub(crate) async fn bulk_issues_impl(
         &self,
         cx: &CallCx,
-        context: &RequestContext<RoleServer>,
-        answers: Option<&rmcp::model::InputResponses>,
+        caller: Caller<'_>,
         args: BulkCreateArgs,
     ) -> Result<BulkOut, ToolError> {
         let state = self.state();
@@ -110,6 +116,12 @@ impl BridgeServer {
         state.policy.admit_bulk(total)?;
         let op = operation_id(args.operation_id.as_deref())?;
         let dry_run = args.dry_run.unwrap_or(false);
+        let offline = caller.may_queue() && self.offline_now();
+        if offline && dry_run {
+            return Err(ToolError::Invalid(
+                "a dry run needs the site's create screens, and cache.offline is \"always\": nothing is contacted; call without dry_run to queue the issues".into(),
+            ));
+        }
 
         let opened = if dry_run {
             None
@@ -123,14 +135,27 @@ impl BridgeServer {
                 Opened::Run(o) => Some(o),
             }
         };
+        if offline {
+            return self.queue_bulk(cx, caller, args, op).await;
+        }
 
         // Validate every item before anything is sent; report every problem at once.
         let mut cache = MetaCache::default();
         let mut prepared: Vec<Option<NewIssue>> = Vec::with_capacity(total);
         let mut items: Vec<BulkItem> = Vec::with_capacity(total);
+        let mut unreachable = false;
         for (i, input) in args.issues.iter().enumerate() {
             let props = vec![(MARKER_PROPERTY.to_string(), marker(&op, i))];
-            match prepare(state, &cx.trace, &mut cache, input, props).await? {
+            let checked = match prepare(state, &cx.trace, &mut cache, input, props).await {
+                // Nothing is sent while items are checked: a site that cannot be reached
+                // now gets the call later, from the outbox.
+                Err(e) if caller.may_queue() && !dry_run && self.queue_instead(&e) => {
+                    unreachable = true;
+                    break;
+                }
+                other => other?,
+            };
+            match checked {
                 Ok(issue) => {
                     prepared.push(Some(issue));
                     items.push(BulkItem::new(i, "valid"));
@@ -140,6 +165,10 @@ impl BridgeServer {
                     items.push(BulkItem::new(i, "invalid").with_error(problems.join("; ")));
                 }
             }
+        }
+        if unreachable {
+            drop(opened);
+            return self.queue_bulk(cx, caller, args, op).await;
         }
         if dry_run {
             let mut out = BulkOut::new(op, true, false, items);
@@ -178,17 +207,16 @@ impl BridgeServer {
                 .map(|i| i.project.trim().to_ascii_uppercase())
                 .collect();
             let projects: Vec<String> = projects.into_iter().collect();
-            confirm(
-                state,
-                context,
-                answers,
-                &format!(
-                    "Create {pending} Jira issue{} in {}?",
-                    if pending == 1 { "" } else { "s" },
-                    projects.join(", ")
-                ),
-            )
-            .await?;
+            caller
+                .confirm(
+                    state,
+                    &format!(
+                        "Create {pending} Jira issue{} in {}?",
+                        if pending == 1 { "" } else { "s" },
+                        projects.join(", ")
+                    ),
+                )
+                .await?;
         }
 
         // Items sent before without a recorded answer: find out what Jira has.
@@ -263,14 +291,13 @@ impl BridgeServer {
         let settled_count = Mutex::new(total - send.len());
         let outcomes: Mutex<BTreeMap<usize, BulkItem>> = Mutex::new(BTreeMap::new());
         let jira = state.api.jira();
-        let ct = context.ct.clone();
         let prepared = &prepared;
+        let caller = &caller;
         futures::stream::iter(chunks)
             .map(|chunk| {
                 let journal = &journal;
                 let outcomes = &outcomes;
                 let settled_count = &settled_count;
-                let ct = ct.clone();
                 async move {
                     let mark = |items: Vec<BulkItem>| {
                         if let Ok(mut o) = outcomes.lock() {
@@ -279,7 +306,7 @@ impl BridgeServer {
                             }
                         }
                     };
-                    if ct.is_cancelled() {
+                    if caller.cancelled() {
                         mark(
                             chunk
                                 .iter()
@@ -344,7 +371,7 @@ impl BridgeServer {
                         *n += chunk.len();
                         *n
                     };
-                    progress(context, settled, total).await;
+                    caller.progress(settled, total).await;
                     Ok(())
                 }
             })
@@ -363,5 +390,56 @@ impl BridgeServer {
             outcomes.into_inner().unwrap_or_default(),
             journal,
         )
+    }
+}
+
+impl BridgeServer {
+    /// Checks what can be checked without the site, asks the person, and queues the call in
+    /// the outbox under `op`; answers `queued`.
+    async fn queue_bulk(
+        &self,
+        cx: &CallCx,
+        caller: Caller<'_>,
+        args: BulkCreateArgs,
+        op: String,
+    ) -> Result<BulkOut, ToolError> {
+        let state = self.state();
+        let total = args.issues.len();
+        let mut problems = Vec::new();
+        for (i, input) in args.issues.iter().enumerate() {
+            for p in check_offline(state, input)? {
+                problems.push(format!("#{i}: {p}"));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ToolError::Invalid(format!(
+                "nothing was sent or queued: fix these and call again: {}",
+                problems.join(" | ")
+            )));
+        }
+        let projects: BTreeSet<String> = args
+            .issues
+            .iter()
+            .map(|i| i.project.trim().to_ascii_uppercase())
+            .collect();
+        let projects: Vec<String> = projects.into_iter().collect();
+        caller
+            .confirm(
+                state,
+                &format!(
+                    "Create {total} Jira issue{} in {}? The site cannot be reached now: {} queued and sent once it can.",
+                    if total == 1 { "" } else { "s" },
+                    projects.join(", "),
+                    if total == 1 { "it is" } else { "they are" }
+                ),
+            )
+            .await?;
+        let args = BulkCreateArgs {
+            dry_run: None,
+            operation_id: Some(op.clone()),
+            ..args
+        };
+        self.queue_write(cx, TOOL, &op, &args)?;
+        Ok(BulkOut::queued(op, total))
     }
 }

@@ -8,6 +8,7 @@ use super::{issue_key_on, user_name, value_text, wanted_fields};
 use crate::atlassian::jira::fields::is_issue_field;
 use crate::atlassian::jira::{IssueInclude, User};
 use crate::mcp::args::{bounded_or_zero, count_schema, opt_list, opt_u32};
+use crate::mcp::offline::{Served, Why};
 use crate::mcp::render::{Render, clip, day, one_line};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 use rmcp::handler::server::tool::{Extension, schema_for_output};
@@ -331,14 +332,107 @@ impl BridgeServer {
 }
 
 impl BridgeServer {
+    /// `jira_get_issue`: from the site, or from the local cache when the site is unreachable
+    /// (or `[cache].offline = "always"`).
     pub(crate) async fn get_issue_impl(
+        &self,
+        cx: &CallCx,
+        args: GetIssueArgs,
+    ) -> Result<Served<IssueOut>, ToolError> {
+        let key = issue_key_on(self.state().api.site(), &args.key)?;
+        self.state().policy.admit_issue(&key)?;
+        let comment_limit = bounded_or_zero(
+            args.comment_limit,
+            DEFAULT_COMMENT_LIMIT,
+            MAX_COMMENT_LIMIT,
+            "comment_limit",
+        )?;
+        if let Some(why) = self.offline_only() {
+            return self.get_issue_offline(cx, &key, comment_limit, &why).await;
+        }
+        match self.get_issue_online(cx, args).await {
+            Ok(out) => Ok(Served::online(out)),
+            Err(e) => match self.fallback(&e) {
+                Some(why) => self.get_issue_offline(cx, &key, comment_limit, &why).await,
+                None => Err(e),
+            },
+        }
+    }
+
+    async fn get_issue_offline(
+        &self,
+        cx: &CallCx,
+        key: &str,
+        comment_limit: u32,
+        why: &Why,
+    ) -> Result<Served<IssueOut>, ToolError> {
+        let cached = self.cached_issue(cx, key, why).await?;
+        let r = cached.record;
+        let visible = |k: &str| self.state().policy.admit_issue(k).is_ok();
+        let comments = r.comments.unwrap_or_default();
+        let skip = comments.len().saturating_sub(comment_limit as usize);
+        Ok(Served::offline(
+            IssueOut {
+                url: r.url.unwrap_or_else(|| self.state().api.issue_url(&r.key)),
+                summary: r.summary,
+                status: r.status,
+                status_category: r.status_category,
+                issue_type: r.issue_type,
+                priority: r.priority,
+                assignee: r.assignee.and_then(|p| p.label()),
+                reporter: r.reporter.and_then(|p| p.label()),
+                created: r.created,
+                updated: r.updated,
+                due: r.due,
+                resolution: r.resolution,
+                project: Some(r.project),
+                parent: r.parent.filter(|p| visible(p)),
+                labels: r.labels,
+                components: r.components,
+                subtasks: r.subtasks.into_iter().filter(|k| visible(k)).collect(),
+                links: r
+                    .links
+                    .into_iter()
+                    .filter(|l| visible(&l.key))
+                    .map(|l| LinkOut {
+                        relation: l.relation,
+                        key: l.key,
+                        status: l.status,
+                        summary: l.summary,
+                    })
+                    .collect(),
+                description: r.description.unwrap_or_default(),
+                comments: comments
+                    .into_iter()
+                    .skip(skip)
+                    .map(|c| CommentOut {
+                        author: c.author,
+                        created: c.created,
+                        body: c.body,
+                    })
+                    .collect(),
+                comment_total: r.comment_total,
+                changelog: None,
+                transitions: None,
+                fields: Vec::new(),
+                unknown_fields: Vec::new(),
+                note: Some(
+                    "offline copy: changelog, transitions and extra fields are not kept offline"
+                        .to_string(),
+                ),
+                key: r.key,
+            },
+            cached.fetched_at,
+        ))
+    }
+
+    async fn get_issue_online(
         &self,
         cx: &CallCx,
         args: GetIssueArgs,
     ) -> Result<IssueOut, ToolError> {
         let state = self.state();
         let key = issue_key_on(state.api.site(), &args.key)?;
-        state.policy.admit_issue(&key)?;
         let parts = args.include.unwrap_or_default();
         let comment_limit = bounded_or_zero(
             args.comment_limit,
@@ -368,6 +462,11 @@ impl BridgeServer {
         } else {
             Default::default()
         };
+        self.keep_issues(
+            vec![issue.clone()],
+            true,
+            (comment_limit > 0).then(|| comments.clone()),
+        );
         // Fields the output has anyway (status, description …) are not repeated.
         let fields = wanted
             .found

@@ -114,11 +114,7 @@ pub async fn prepare(
     };
     state.policy.admit_project(&project)?;
     let summary = input.summary.trim();
-    if summary.is_empty() {
-        problems.push("summary must not be empty".to_string());
-    } else if summary.chars().count() > 255 {
-        problems.push("summary is longer than Jira's 255 characters".to_string());
-    }
+    problems.extend(summary_problem(summary));
     let wanted = input.issue_type.trim();
     let types = match cache.types(&jira, trace, &project).await? {
         Ok(t) => t.clone(),
@@ -157,11 +153,7 @@ pub async fn prepare(
     }
     if let Some(labels) = &input.labels {
         let clean: Vec<String> = labels.iter().map(|l| l.trim().to_string()).collect();
-        for l in &clean {
-            if l.is_empty() || l.chars().any(char::is_whitespace) {
-                problems.push(format!("label `{}` must be one word (no spaces)", clip(l)));
-            }
-        }
+        problems.extend(label_problems(&clean));
         if !clean.is_empty() {
             fields.insert("labels".into(), json!(clean));
         }
@@ -264,6 +256,73 @@ pub async fn prepare(
     } else {
         Ok(Err(problems))
     }
+}
+
+/// What can be checked of one item without the site (SPEC §10, writes offline): the project
+/// key, the summary, labels, the parent key, fields given twice, and policy (a refusal is the
+/// outer `Err`, as in [`prepare`]). The create screen (issue type, required fields, allowed
+/// values) is checked when the queued item is sent.
+pub fn check_offline(state: &State, input: &IssueInput) -> Result<Vec<String>, ToolError> {
+    let mut problems = Vec::new();
+    let project = match super::project_key(&input.project) {
+        Ok(p) => p,
+        Err(e) => return Ok(vec![e.message()]),
+    };
+    state.policy.admit_project(&project)?;
+    problems.extend(summary_problem(input.summary.trim()));
+    if input.issue_type.trim().is_empty() {
+        problems.push("issue_type must not be empty".to_string());
+    }
+    if let Some(labels) = &input.labels {
+        let clean: Vec<String> = labels.iter().map(|l| l.trim().to_string()).collect();
+        problems.extend(label_problems(&clean));
+    }
+    if let Some(parent) = input
+        .parent
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        match super::issue_key_on(state.api.site(), parent) {
+            Err(_) => problems.push(format!("parent `{}` is not an issue key", clip(parent))),
+            Ok(key) => state.policy.admit_issue(&key)?,
+        }
+    }
+    let named = [
+        ("description", input.description.is_some()),
+        ("labels", input.labels.is_some()),
+        ("priority", input.priority.is_some()),
+        ("assignee", input.assignee.is_some()),
+        ("parent", input.parent.is_some()),
+    ];
+    for id in input.fields.iter().flat_map(|f| f.keys()) {
+        let twice = ["project", "issuetype", "summary"].contains(&id.as_str())
+            || named.iter().any(|(n, set)| *set && n == id);
+        if twice {
+            problems.push(format!(
+                "`{id}` is set twice (as an argument and in `fields`); keep one"
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+fn summary_problem(summary: &str) -> Option<String> {
+    if summary.is_empty() {
+        Some("summary must not be empty".to_string())
+    } else if summary.chars().count() > 255 {
+        Some("summary is longer than Jira's 255 characters".to_string())
+    } else {
+        None
+    }
+}
+
+fn label_problems(labels: &[String]) -> Vec<String> {
+    labels
+        .iter()
+        .filter(|l| l.is_empty() || l.chars().any(char::is_whitespace))
+        .map(|l| format!("label `{}` must be one word (no spaces)", clip(l)))
+        .collect()
 }
 
 /// The id of the choice named (case-insensitively) or numbered `wanted`.

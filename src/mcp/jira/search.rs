@@ -14,8 +14,12 @@ use serde_json::Value;
 use super::{user_name, value_text, wanted_fields};
 use crate::atlassian::jira::{Issue, Jira};
 use crate::mcp::args::{bounded_paged, count_schema, opt_list, opt_u32};
+use crate::mcp::offline::{Served, Why};
 use crate::mcp::render::{Render, clip, day, one_line};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
+
+/// How page tokens of offline answers begin (the rest is the offset into the cached result).
+const OFFLINE_TOKEN: &str = "offline:";
 
 /// Issues per page when `max_results` is not given.
 pub const DEFAULT_MAX_RESULTS: u32 = 20;
@@ -179,24 +183,24 @@ impl Render for SearchOut {
     }
 }
 
-fn row(issue: Issue) -> IssueRow {
+fn row(issue: &Issue) -> IssueRow {
     IssueRow {
-        key: issue.key,
-        summary: issue.summary.unwrap_or_default(),
-        status: issue.status,
-        issue_type: issue.issue_type,
-        priority: issue.priority,
+        key: issue.key.clone(),
+        summary: issue.summary.clone().unwrap_or_default(),
+        status: issue.status.clone(),
+        issue_type: issue.issue_type.clone(),
+        priority: issue.priority.clone(),
         assignee: user_name(&issue.assignee),
-        updated: issue.updated,
-        due: issue.due,
-        labels: issue.labels,
-        parent: issue.parent,
+        updated: issue.updated.clone(),
+        due: issue.due.clone(),
+        labels: issue.labels.clone(),
+        parent: issue.parent.clone(),
         // A field the issue has no value for is left out of its row.
         fields: issue
             .extra
-            .into_iter()
+            .iter()
             .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| (k, Value::String(clip(&value_text(&v), 2000))))
+            .map(|(k, v)| (k.clone(), Value::String(clip(&value_text(v), 2000))))
             .collect(),
     }
 }
@@ -219,7 +223,143 @@ impl BridgeServer {
 }
 
 impl BridgeServer {
-    async fn search_impl(&self, cx: &CallCx, args: SearchArgs) -> Result<SearchOut, ToolError> {
+    /// `jira_search`: at the site, or over the local cache (the JQL subset of
+    /// [`crate::cache::query`]) when the site is unreachable or `[cache].offline = "always"`.
+    async fn search_impl(
+        &self,
+        cx: &CallCx,
+        args: SearchArgs,
+    ) -> Result<Served<SearchOut>, ToolError> {
+        if let Some(why) = self.offline_only() {
+            return self.search_offline(cx, args, &why).await;
+        }
+        let offline_token = args
+            .next_page_token
+            .as_deref()
+            .is_some_and(|t| t.starts_with(OFFLINE_TOKEN));
+        if offline_token {
+            // A page token from an offline answer: go on paging the cache, so the pages fit.
+            let why = Why::Unreachable("the previous page came from the local cache".into());
+            return self.search_offline(cx, args, &why).await;
+        }
+        let retry = SearchArgs {
+            jql: args.jql.clone(),
+            fields: args.fields.clone(),
+            max_results: args.max_results,
+            next_page_token: None,
+        };
+        match self.search_online(cx, args).await {
+            Ok(out) => Ok(Served::online(out)),
+            Err(e) => match self.fallback(&e) {
+                Some(why) => self.search_offline(cx, retry, &why).await,
+                None => Err(e),
+            },
+        }
+    }
+
+    async fn search_offline(
+        &self,
+        cx: &CallCx,
+        args: SearchArgs,
+        why: &Why,
+    ) -> Result<Served<SearchOut>, ToolError> {
+        let state = self.state();
+        let max = bounded_paged(
+            args.max_results,
+            DEFAULT_MAX_RESULTS,
+            MAX_RESULTS,
+            "max_results",
+            "pass the returned next_page_token as next_page_token",
+        )?;
+        let jql = state.policy.admit_jql(&args.jql)?;
+        let offset = match args.next_page_token.as_deref().map(str::trim) {
+            None | Some("") => 0,
+            Some(t) => t
+                .strip_prefix(OFFLINE_TOKEN)
+                .and_then(|n| n.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ToolError::Invalid(format!(
+                        "this next_page_token came from the site, which is not available now ({}); search again without it to page the local cache",
+                        why.text()
+                    ))
+                })?,
+        };
+        let Some(cache) = self.cache().cloned() else {
+            return Err(self.not_cached(
+                "nothing",
+                why,
+                "turn cache.enabled on to keep what is read",
+            ));
+        };
+        let qcx = crate::cache::query::QueryContext {
+            current_user: state.actor.read().ok().and_then(|a| a.account_id.clone()),
+            now_ms: crate::cache::now_ms(),
+        };
+        let filter = crate::cache::query::compile_jql(&jql, &qcx).map_err(|e| {
+            ToolError::Invalid(format!(
+                "{e}. The site is not available ({}), so the JQL runs over the local cache, which understands: {}",
+                why.text(),
+                crate::cache::query::JQL_SUBSET
+            ))
+        })?;
+        let confine = self.confine();
+        let (found, total) = crate::mcp::offline::blocking(move || {
+            cache.flush();
+            cache.search_issues(&filter, &confine, offset, u64::from(max))
+        })
+        .await?;
+        cx.mark_offline();
+        let oldest = found.iter().map(|c| c.fetched_at).min();
+        let issues: Vec<IssueRow> = found
+            .into_iter()
+            .map(|c| {
+                let r = c.record;
+                IssueRow {
+                    key: r.key,
+                    summary: r.summary,
+                    status: r.status,
+                    issue_type: r.issue_type,
+                    priority: r.priority,
+                    assignee: r.assignee.and_then(|p| p.label()),
+                    updated: r.updated,
+                    due: r.due,
+                    labels: r.labels,
+                    parent: r.parent,
+                    fields: serde_json::Map::new(),
+                }
+            })
+            .collect();
+        cx.touch(issues.iter().map(|i| i.key.clone()));
+        let next = offset + issues.len() as u64;
+        let more = next < total;
+        let mut notes = Vec::new();
+        if args.fields.as_ref().is_some_and(|f| !f.is_empty()) {
+            notes.push("extra fields are not kept offline".to_string());
+        }
+        if total == 0 {
+            notes.push(
+                "nothing in the local cache matches; `atlassian-mcp-bridge sync --jira KEY` mirrors a project before you go offline".to_string(),
+            );
+        }
+        let out = SearchOut {
+            issues,
+            next_page_token: more.then(|| format!("{OFFLINE_TOKEN}{next}")),
+            is_last: !more,
+            total: Some(total),
+            approximate_total: None,
+            fields: Vec::new(),
+            unknown_fields: Vec::new(),
+            note: (!notes.is_empty()).then(|| notes.join("; ")),
+            jql,
+        };
+        // Each row may be of a different age: the label gives the oldest.
+        Ok(Served::offline(
+            out,
+            oldest.unwrap_or_else(crate::cache::now_ms),
+        ))
+    }
+
+    async fn search_online(&self, cx: &CallCx, args: SearchArgs) -> Result<SearchOut, ToolError> {
         let state = self.state();
         let max = bounded_paged(
             args.max_results,
@@ -251,12 +391,13 @@ impl BridgeServer {
         };
         // A result outside the allowlist can only come from a misbehaving server (or a query
         // that slipped past the wrapper); with an allowlist, an issue must prove its project.
-        let issues: Vec<IssueRow> = page
+        let kept: Vec<Issue> = page
             .issues
             .into_iter()
             .filter(|i| state.policy.issue_visible(&i.key, i.project_key.as_deref()))
-            .map(row)
             .collect();
+        let issues: Vec<IssueRow> = kept.iter().map(row).collect();
+        self.keep_issues(kept, false, None);
         cx.touch(issues.iter().map(|i| i.key.clone()));
         Ok(SearchOut {
             is_last: page.next_page_token.is_none(),

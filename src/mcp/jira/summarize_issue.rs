@@ -16,6 +16,7 @@ use crate::atlassian::jira::IssueInclude;
 use crate::mcp::args::{bounded, count_schema, opt_u32};
 use crate::mcp::digest::issue::{self, COMMENT_LIMIT, IssueDigest};
 use crate::mcp::digest::{DEFAULT_MAX_WORDS, MAX_MAX_WORDS};
+use crate::mcp::offline::{Served, Why, issue_from_record};
 use crate::mcp::render::Render;
 use crate::mcp::sampling::{self, ModelSummary};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
@@ -57,7 +58,7 @@ impl Render for IssueSummaryOut {
 impl BridgeServer {
     #[tool(
         name = "jira_summarize_issue",
-        description = "Summarize one Jira issue: a digest built locally (status, people, dates, links, description trimmed to max_words, latest comments, status/assignee changes) and, when your client offers sampling, a short prose summary by your client's model.",
+        description = "Summarize a Jira issue: a local digest (status, people, dates, links, description within max_words, latest comments and changes) plus, if your client offers sampling, a short prose summary by its model.",
         annotations(title = "Summarize a Jira issue", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<IssueSummaryOut>()
     )]
@@ -84,7 +85,7 @@ impl BridgeServer {
         answers: Option<&rmcp::model::InputResponses>,
         request_state: Option<&str>,
         args: SummarizeIssueArgs,
-    ) -> Result<IssueSummaryOut, ToolError> {
+    ) -> Result<Served<IssueSummaryOut>, ToolError> {
         let state = self.state();
         let key = super::issue_key_on(state.api.site(), &args.key)?;
         state.policy.admit_issue(&key)?;
@@ -93,35 +94,17 @@ impl BridgeServer {
             DEFAULT_MAX_WORDS,
             MAX_MAX_WORDS,
             "max_words",
-        )?;
-        let jira = state.api.jira();
-        let detail = jira
-            .issue(
-                &cx.trace,
-                &key,
-                IssueInclude {
-                    changelog: true,
-                    transitions: false,
+        )? as usize;
+        let (digest, as_of) = match self.offline_only() {
+            Some(why) => self.issue_digest_offline(cx, &key, max_words, &why).await?,
+            None => match self.issue_digest_online(cx, &key, max_words).await {
+                Ok(d) => (d, None),
+                Err(e) => match self.fallback(&e) {
+                    Some(why) => self.issue_digest_offline(cx, &key, max_words, &why).await?,
+                    None => return Err(e),
                 },
-            )
-            .await
-            .map_err(ToolError::naming(&key))?;
-        // The key may have resolved to a moved issue: check the project it is in now, before
-        // anything else is fetched from it.
-        state
-            .policy
-            .admit_fetched_issue(&key, detail.issue.project_key.as_deref())?;
-        let comments = jira
-            .latest_comments(&cx.trace, &detail.issue.key, COMMENT_LIMIT)
-            .await?;
-        cx.touch([detail.issue.key.clone()]);
-        let digest = issue::build(
-            &detail,
-            &comments,
-            state.api.issue_url(&detail.issue.key),
-            max_words as usize,
-            |k| state.policy.admit_issue(k).is_ok(),
-        );
+            },
+        };
         let what = format!("Jira issue {}", digest.key);
         let subject = sampling::Subject {
             tool: "jira_summarize_issue",
@@ -129,6 +112,67 @@ impl BridgeServer {
             what: &what,
         };
         let model = sampling::summarize(context, answers, request_state, subject, &digest).await?;
-        Ok(IssueSummaryOut { digest, model })
+        Ok(Served {
+            out: IssueSummaryOut { digest, model },
+            as_of,
+        })
+    }
+
+    async fn issue_digest_offline(
+        &self,
+        cx: &CallCx,
+        key: &str,
+        max_words: usize,
+        why: &Why,
+    ) -> Result<(IssueDigest, Option<i64>), ToolError> {
+        let cached = self.cached_issue(cx, key, why).await?;
+        let (detail, comments) = issue_from_record(&cached.record);
+        let url = cached
+            .record
+            .url
+            .clone()
+            .unwrap_or_else(|| self.state().api.issue_url(key));
+        let digest = issue::build(&detail, &comments, url, max_words, |k| {
+            self.state().policy.admit_issue(k).is_ok()
+        });
+        Ok((digest, Some(cached.fetched_at)))
+    }
+
+    async fn issue_digest_online(
+        &self,
+        cx: &CallCx,
+        key: &str,
+        max_words: usize,
+    ) -> Result<IssueDigest, ToolError> {
+        let state = self.state();
+        let jira = state.api.jira();
+        let detail = jira
+            .issue(
+                &cx.trace,
+                key,
+                IssueInclude {
+                    changelog: true,
+                    transitions: false,
+                },
+            )
+            .await
+            .map_err(ToolError::naming(key))?;
+        // The key may have resolved to a moved issue: check the project it is in now, before
+        // anything else is fetched from it.
+        state
+            .policy
+            .admit_fetched_issue(key, detail.issue.project_key.as_deref())?;
+        let comments = jira
+            .latest_comments(&cx.trace, &detail.issue.key, COMMENT_LIMIT)
+            .await?;
+        cx.touch([detail.issue.key.clone()]);
+        self.keep_issues(vec![detail.issue.clone()], true, Some(comments.clone()));
+        Ok(issue::build(
+            &detail,
+            &comments,
+            state.api.issue_url(&detail.issue.key),
+            max_words,
+            |k| state.policy.admit_issue(k).is_ok(),
+        ))
     }
 }

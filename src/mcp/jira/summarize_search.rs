@@ -26,6 +26,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use self::tally::{Bucket, GroupField, IssueBrief, Tally};
 use crate::mcp::args::{count_schema, opt_u32};
+use crate::mcp::offline::{Served, Why, issue_from_record};
 use crate::mcp::render::{Render, clip};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 
@@ -211,7 +212,7 @@ type DateOf = fn(&IssueBrief) -> String;
 impl BridgeServer {
     #[tool(
         name = "jira_summarize_search",
-        description = "Summarize a JQL result without listing it: exact counts (open/done, unassigned, overdue, by status/assignee/priority or type/project/label) and the top overdue, oldest open and recently updated issues. Counts up to max_issues (default 1000) and says when capped.",
+        description = "Summarize a JQL result without listing it: exact counts (open/done, unassigned, overdue, by group_by fields) and the top overdue, oldest open and recently updated issues; up to max_issues.",
         annotations(title = "Summarize a Jira search", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<SummarizeSearchOut>()
     )]
@@ -221,11 +222,122 @@ impl BridgeServer {
         Extension(cx): Extension<Arc<CallCx>>,
         context: RequestContext<RoleServer>,
     ) -> CallToolResponse {
-        cx.finish(self.summarize_search_impl(&cx, &context, args).await)
+        cx.finish(self.summarize_search_served(&cx, &context, args).await)
+    }
+}
+
+/// `max_issues`, checked.
+fn max_issues(given: Option<u32>) -> Result<u32, ToolError> {
+    match given {
+        None => Ok(DEFAULT_MAX_ISSUES),
+        Some(n) if (1..=MAX_ISSUES).contains(&n) => Ok(n),
+        Some(n) => Err(ToolError::Invalid(format!(
+            "max_issues must be 1–{MAX_ISSUES} (got {n}; default {DEFAULT_MAX_ISSUES}); to count more, split the JQL (by project or created date)"
+        ))),
     }
 }
 
 impl BridgeServer {
+    /// `jira_summarize_search`: at the site, or over the local cache when the site is
+    /// unreachable or `[cache].offline = "always"`.
+    async fn summarize_search_served(
+        &self,
+        cx: &CallCx,
+        context: &RequestContext<RoleServer>,
+        args: SummarizeSearchArgs,
+    ) -> Result<Served<SummarizeSearchOut>, ToolError> {
+        if let Some(why) = self.offline_only() {
+            return self.summarize_search_offline(cx, &args, &why).await;
+        }
+        let retry = SummarizeSearchArgs {
+            jql: args.jql.clone(),
+            group_by: args.group_by.clone(),
+            max_issues: args.max_issues,
+        };
+        match self.summarize_search_impl(cx, context, args).await {
+            Ok(out) => Ok(Served::online(out)),
+            Err(e) => match self.fallback(&e) {
+                Some(why) => self.summarize_search_offline(cx, &retry, &why).await,
+                None => Err(e),
+            },
+        }
+    }
+
+    async fn summarize_search_offline(
+        &self,
+        cx: &CallCx,
+        args: &SummarizeSearchArgs,
+        why: &Why,
+    ) -> Result<Served<SummarizeSearchOut>, ToolError> {
+        let state = self.state();
+        let max = max_issues(args.max_issues)?;
+        let group_by = group_fields(args.group_by.as_deref())?;
+        let jql = state.policy.admit_jql(&args.jql)?;
+        let Some(cache) = self.cache().cloned() else {
+            return Err(self.not_cached(
+                "nothing",
+                why,
+                "turn cache.enabled on to keep what is read",
+            ));
+        };
+        let qcx = crate::cache::query::QueryContext {
+            current_user: state.actor.read().ok().and_then(|a| a.account_id.clone()),
+            now_ms: crate::cache::now_ms(),
+        };
+        let filter = crate::cache::query::compile_jql(&jql, &qcx).map_err(|e| {
+            ToolError::Invalid(format!(
+                "{e}. The site is not available ({}), so the JQL runs over the local cache, which understands: {}",
+                why.text(),
+                crate::cache::query::JQL_SUBSET
+            ))
+        })?;
+        let confine = self.confine();
+        let (found, total) = crate::mcp::offline::blocking(move || {
+            cache.flush();
+            cache.search_issues(&filter, &confine, 0, u64::from(max))
+        })
+        .await?;
+        cx.mark_offline();
+        let today = time::OffsetDateTime::now_utc().date();
+        let mut tally = Tally::new(&group_by, today);
+        let oldest = found.iter().map(|c| c.fetched_at).min();
+        for c in &found {
+            tally.add(&issue_from_record(&c.record).0.issue);
+        }
+        let summary = tally.finish();
+        cx.touch(
+            summary
+                .overdue
+                .iter()
+                .chain(&summary.oldest_open)
+                .chain(&summary.recently_updated)
+                .map(|i| i.key.clone()),
+        );
+        let mut groups = Groups::default();
+        for (field, buckets) in summary.groups {
+            *groups.slot(field) = Some(buckets);
+        }
+        Ok(Served::offline(
+            SummarizeSearchOut {
+                jql,
+                counted: summary.counted,
+                capped: total > u64::from(max),
+                total: Some(total),
+                open: summary.open,
+                done: summary.done,
+                unassigned: summary.unassigned,
+                overdue_count: summary.overdue_count,
+                today: today.to_string(),
+                groups,
+                overdue: summary.overdue,
+                oldest_open: summary.oldest_open,
+                recently_updated: summary.recently_updated,
+                order: group_by,
+            },
+            oldest.unwrap_or_else(crate::cache::now_ms),
+        ))
+    }
+
     async fn summarize_search_impl(
         &self,
         cx: &CallCx,
@@ -233,15 +345,7 @@ impl BridgeServer {
         args: SummarizeSearchArgs,
     ) -> Result<SummarizeSearchOut, ToolError> {
         let state = self.state();
-        let max = match args.max_issues {
-            None => DEFAULT_MAX_ISSUES,
-            Some(n) if (1..=MAX_ISSUES).contains(&n) => n,
-            Some(n) => {
-                return Err(ToolError::Invalid(format!(
-                    "max_issues must be 1–{MAX_ISSUES} (got {n}; default {DEFAULT_MAX_ISSUES}); to count more, split the JQL (by project or created date)"
-                )));
-            }
-        };
+        let max = max_issues(args.max_issues)?;
         let group_by = group_fields(args.group_by.as_deref())?;
         let jql = state.policy.admit_jql(&args.jql)?;
         let confined = !state.policy.settings().jira_projects.is_empty();
