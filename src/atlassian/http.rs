@@ -427,6 +427,18 @@ impl HttpClient {
                         request: format!("{} {path}", req.method),
                     });
                 }
+                // The site answered with an error status and its body was lost: that is an
+                // HTTP answer (never "unreachable", so no cached copy stands in for it).
+                Err(e) if !status.is_success() => {
+                    return Err(ApiError::Status {
+                        product,
+                        status: status.as_u16(),
+                        messages: vec![format!(
+                            "the answer's body could not be read ({})",
+                            describe_transport_error(&e)
+                        )],
+                    });
+                }
                 Err(e) => {
                     return Err(ApiError::Transport {
                         product,

@@ -42,6 +42,9 @@ pub async fn run(port: u16, latency_ms: u64) -> Result<ExitCode, CliError> {
     println!(
         "Switches: POST {base}/__sandbox/latency {{\"ms\":50}} · POST {base}/__sandbox/faults {{\"status\":429,\"count\":2,\"retry_after\":1}} · DELETE {base}/__sandbox/faults"
     );
+    println!(
+        "Offline: POST {base}/__sandbox/unreachable {{\"secs\":30}} (connections refused) · POST {base}/__sandbox/generate {{\"project\":\"ENG\",\"issues\":5000,\"space\":\"ENG\",\"pages\":2000}} · docs/sandbox.md lists every switch"
+    );
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;

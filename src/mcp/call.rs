@@ -290,11 +290,19 @@ impl BridgeServer {
         if reached_site {
             self.send_outbox_in_background();
         }
-        // A queued write the site refused is told once, with the next result.
-        if let Some(note) = self.outbox_failures_note()
-            && let Ok(CallToolResponse::Complete(r)) = &mut result
-        {
-            r.content.push(ContentBlock::text(note));
+        // A queued write the site refused is told once, with the next result. (Reading the
+        // outbox is file work: off the runtime, and only when there is an outbox at all.)
+        if self.state().outbox_dir.exists() {
+            let server = self.clone();
+            let note = tokio::task::spawn_blocking(move || server.outbox_failures_note())
+                .await
+                .ok()
+                .flatten();
+            if let Some(note) = note
+                && let Ok(CallToolResponse::Complete(r)) = &mut result
+            {
+                r.content.push(ContentBlock::text(note));
+            }
         }
         result
     }

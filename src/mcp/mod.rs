@@ -62,7 +62,8 @@ const INSTRUCTIONS: &str = "Jira and Confluence through the user's own account. 
 (jira_search with JQL, confluence_search with CQL), then read single items (jira_get_issue, \
 confluence_get_page). For overviews use jira_summarize_search (exact counts without listing \
 every issue), jira_summarize_issue and confluence_summarize_page. Results are compact; pass \
-next_page_token / cursor back to page. Every call is recorded in the user's local audit log.";
+next_page_token / cursor back to page. atlassian_local_search searches the local copy of what \
+was read or synced, also offline. Every call is recorded in the user's local audit log.";
 
 /// Shared state of one server process.
 #[derive(Debug)]

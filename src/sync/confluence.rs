@@ -14,6 +14,10 @@ use crate::atlassian::mirror::{ListedPage, Mirror, PageListing};
 use crate::cache::{Cache, CacheError, Confine, PageRecord, parse_site_time};
 use crate::sync::records;
 
+/// The widest UTC offset (+14:00): how far an incremental CQL query reaches back beyond its
+/// watermark, since CQL dates are read in the person's time zone.
+const CQL_ZONE_SLACK_MS: i64 = 14 * 3_600_000;
+
 /// The state before the run, which every batch compares against.
 struct Before {
     /// The watermark's time, Unix ms (`None`: no sync committed yet).
@@ -119,7 +123,10 @@ impl Syncer<'_> {
         let since = watermark
             .as_ref()
             .filter(|_| !full)
-            .map(|w| super::query_since(&w.value, w.value_ms));
+            // Confluence reports `lastModified` in UTC but reads CQL dates in the person's own
+            // time zone, which the watermark does not carry: go back by the widest offset
+            // (14 h) so no change is skipped; unchanged pages in the window are only listed.
+            .map(|w| super::query_since(&w.value, w.value_ms - CQL_ZONE_SLACK_MS));
         let cql = space_cql(&key, since.as_deref());
         let wiki_base = mirror.wiki_base();
         // The listing runs up to AHEAD pages ahead of fetching bodies and committing.

@@ -82,7 +82,14 @@ pub(super) fn put_issue(tx: &Transaction<'_>, r: &IssueRecord, now: i64) -> rusq
         None => (None, None, None, 0),
     };
     let description = r.description.clone().or_else(|| old_desc.clone());
+    let cached: Vec<CommentRecord> = from_json(old_comments.clone());
     let (comments, bodies): (Option<String>, Vec<String>) = match &r.comments {
+        // A read that asked for fewer of the latest comments than are cached (5 against
+        // sync's 20) keeps the longer list when it ends with the same ones.
+        Some(list) if cached.len() > list.len() && cached.ends_with(list) => (
+            old_comments.clone(),
+            cached.iter().map(|c| c.body.clone()).collect(),
+        ),
         Some(list) => (
             Some(json(list, "[]")),
             list.iter().map(|c| c.body.clone()).collect(),
@@ -159,7 +166,8 @@ pub(super) fn put_issue(tx: &Transaction<'_>, r: &IssueRecord, now: i64) -> rusq
                 comment_total = CASE WHEN ?28 THEN issues.comment_total
                     ELSE excluded.comment_total END,
                 extra = CASE WHEN ?28 THEN issues.extra ELSE excluded.extra END,
-                fetched_at = excluded.fetched_at, read_at = excluded.read_at,
+                fetched_at = CASE WHEN ?28 THEN issues.fetched_at ELSE excluded.fetched_at END,
+                read_at = excluded.read_at,
                 bytes = excluded.bytes
              RETURNING rowid",
         )?

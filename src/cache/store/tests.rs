@@ -533,3 +533,32 @@ fn a_search_row_keeps_what_only_a_full_read_knows() {
     assert_eq!(got.resolution, None);
     assert!(got.components.is_empty());
 }
+
+#[test]
+fn a_read_of_fewer_latest_comments_keeps_the_longer_cached_list() {
+    let (_dir, cache) = temp_cache(1 << 30);
+    let mut full = full_issue();
+    let comment = |n: usize| crate::cache::CommentRecord {
+        author: "Dana".into(),
+        created: Some(format!("2026-11-{n:02}T10:00:00.000+0000")),
+        body: format!("comment {n}"),
+    };
+    full.comments = Some((1..=20).map(comment).collect());
+    cache.put_issues(std::slice::from_ref(&full)).unwrap();
+    // The latest five, as jira_get_issue reads them.
+    let latest = IssueRecord {
+        comments: Some((16..=20).map(comment).collect()),
+        ..full.clone()
+    };
+    cache.put_issues(&[latest]).unwrap();
+    let got = cache.issue(&full.key, &all()).unwrap().unwrap().record;
+    assert_eq!(got.comments.as_ref().map(Vec::len), Some(20));
+    // A new comment since: the read's list wins.
+    let newer = IssueRecord {
+        comments: Some((17..=21).map(comment).collect()),
+        ..full.clone()
+    };
+    cache.put_issues(&[newer]).unwrap();
+    let got = cache.issue(&full.key, &all()).unwrap().unwrap().record;
+    assert_eq!(got.comments.as_ref().map(Vec::len), Some(5));
+}

@@ -188,7 +188,7 @@ impl BridgeServer {
         }
         let body = match format {
             PageFormat::Markdown => without_title(r.body.as_deref().unwrap_or(""), &r.title),
-            PageFormat::Storage => r.storage.unwrap_or_default(),
+            PageFormat::Storage => clean_text(r.storage.as_deref().unwrap_or("")),
         };
         let truncated = body.chars().count() > MAX_BODY_CHARS;
         let body = if truncated {
