@@ -155,6 +155,49 @@ impl BridgeServer {
         }
     }
 
+    /// Who `currentUser()` is and what "now" is, for the offline query subsets.
+    pub(crate) fn query_context(&self) -> crate::cache::query::QueryContext {
+        crate::cache::query::QueryContext {
+            current_user: self
+                .state()
+                .actor
+                .read()
+                .ok()
+                .and_then(|a| a.account_id.clone()),
+            now_ms: crate::cache::now_ms(),
+        }
+    }
+
+    /// JQL compiled for the cache, or an error naming the clause and what the subset holds.
+    pub(crate) fn offline_jql(
+        &self,
+        jql: &str,
+        why: &Why,
+    ) -> Result<crate::cache::query::SqlFilter, ToolError> {
+        use crate::cache::query::{JQL_SUBSET, compile_jql};
+        compile_jql(jql, &self.query_context()).map_err(|e| {
+            ToolError::Invalid(format!(
+                "{e}. The site is not available ({}), so the JQL runs over the local cache, which understands: {JQL_SUBSET}",
+                why.text()
+            ))
+        })
+    }
+
+    /// CQL compiled for the cache, as [`BridgeServer::offline_jql`].
+    pub(crate) fn offline_cql(
+        &self,
+        cql: &str,
+        why: &Why,
+    ) -> Result<crate::cache::query::SqlFilter, ToolError> {
+        use crate::cache::query::{CQL_SUBSET, compile_cql};
+        compile_cql(cql, &self.query_context()).map_err(|e| {
+            ToolError::Invalid(format!(
+                "{e}. The site is not available ({}), so the CQL runs over the local cache, which understands: {CQL_SUBSET}",
+                why.text()
+            ))
+        })
+    }
+
     /// What policy lets the cache answer for.
     pub(crate) fn confine(&self) -> Confine {
         let p = self.state().policy.settings();

@@ -188,17 +188,8 @@ impl BridgeServer {
         let Some(cache) = self.cache().cloned() else {
             return Ok(Vec::new());
         };
-        let qcx = crate::cache::query::QueryContext {
-            current_user: self
-                .state()
-                .actor
-                .read()
-                .ok()
-                .and_then(|a| a.account_id.clone()),
-            now_ms: crate::cache::now_ms(),
-        };
         // Without a known account, `currentUser()` cannot be evaluated: list nothing.
-        let Ok(filter) = crate::cache::query::compile_jql(jql, &qcx) else {
+        let Ok(filter) = crate::cache::query::compile_jql(jql, &self.query_context()) else {
             return Ok(Vec::new());
         };
         let confine = self.confine();

@@ -291,17 +291,7 @@ impl BridgeServer {
                 "turn cache.enabled on to keep what is read",
             ));
         };
-        let qcx = crate::cache::query::QueryContext {
-            current_user: state.actor.read().ok().and_then(|a| a.account_id.clone()),
-            now_ms: crate::cache::now_ms(),
-        };
-        let filter = crate::cache::query::compile_jql(&jql, &qcx).map_err(|e| {
-            ToolError::Invalid(format!(
-                "{e}. The site is not available ({}), so the JQL runs over the local cache, which understands: {}",
-                why.text(),
-                crate::cache::query::JQL_SUBSET
-            ))
-        })?;
+        let filter = self.offline_jql(&jql, why)?;
         let confine = self.confine();
         let (found, total) = crate::mcp::offline::blocking(move || {
             cache.flush();
