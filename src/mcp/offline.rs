@@ -338,6 +338,29 @@ impl BridgeServer {
     }
 }
 
+/// Where an offline page starts: 0 without a token, else the offset in an `offline:<n>` token
+/// from an earlier offline answer. `what` names the argument (`next_page_token`, `cursor`); a
+/// token the site issued cannot page the cache.
+pub(crate) fn offline_offset(
+    given: Option<&str>,
+    prefix: &str,
+    what: &str,
+    why: &Why,
+) -> Result<u64, ToolError> {
+    match given.map(str::trim) {
+        None | Some("") => Ok(0),
+        Some(t) => t
+            .strip_prefix(prefix)
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or_else(|| {
+                ToolError::Invalid(format!(
+                    "this {what} came from the site, which is not available now ({}); search again without it to page the local cache",
+                    why.text()
+                ))
+            }),
+    }
+}
+
 /// A cached issue in the client's own types, for code that builds from them (the summarize
 /// digest): descriptions and comments are Markdown already; the changelog is not kept.
 pub(crate) fn issue_from_record(r: &IssueRecord) -> (IssueDetail, Comments) {

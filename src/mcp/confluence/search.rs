@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::mcp::args::{bounded_paged, opt_u32};
-use crate::mcp::offline::{Served, Why};
+use crate::mcp::offline::{Served, Why, offline_offset};
 use crate::mcp::render::{Render, clip, day, one_line};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 
@@ -166,18 +166,7 @@ impl BridgeServer {
             None => (args.cql.clone(), None),
         };
         let cql = state.policy.admit_cql(&query)?;
-        let offset = match args.cursor.as_deref().map(str::trim) {
-            None | Some("") => 0,
-            Some(c) => c
-                .strip_prefix(OFFLINE_CURSOR)
-                .and_then(|n| n.parse::<u64>().ok())
-                .ok_or_else(|| {
-                    ToolError::Invalid(format!(
-                        "this cursor came from the site, which is not available now ({}); search again without it to page the local cache",
-                        why.text()
-                    ))
-                })?,
-        };
+        let offset = offline_offset(args.cursor.as_deref(), OFFLINE_CURSOR, "cursor", why)?;
         let Some(cache) = self.cache().cloned() else {
             return Err(self.not_cached(
                 "nothing",

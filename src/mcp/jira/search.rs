@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::{user_name, value_text, wanted_fields};
 use crate::atlassian::jira::{Issue, Jira};
 use crate::mcp::args::{bounded_paged, count_schema, opt_list, opt_u32};
-use crate::mcp::offline::{Served, Why};
+use crate::mcp::offline::{Served, Why, offline_offset};
 use crate::mcp::render::{Render, clip, day, one_line};
 use crate::mcp::{BridgeServer, CallCx, ToolError};
 
@@ -272,18 +272,12 @@ impl BridgeServer {
             "pass the returned next_page_token as next_page_token",
         )?;
         let jql = state.policy.admit_jql(&args.jql)?;
-        let offset = match args.next_page_token.as_deref().map(str::trim) {
-            None | Some("") => 0,
-            Some(t) => t
-                .strip_prefix(OFFLINE_TOKEN)
-                .and_then(|n| n.parse::<u64>().ok())
-                .ok_or_else(|| {
-                    ToolError::Invalid(format!(
-                        "this next_page_token came from the site, which is not available now ({}); search again without it to page the local cache",
-                        why.text()
-                    ))
-                })?,
-        };
+        let offset = offline_offset(
+            args.next_page_token.as_deref(),
+            OFFLINE_TOKEN,
+            "next_page_token",
+            why,
+        )?;
         let Some(cache) = self.cache().cloned() else {
             return Err(self.not_cached(
                 "nothing",

@@ -226,6 +226,45 @@ impl BridgeServer {
     }
 }
 
+/// The answer from a finished tally: the keys it shows are touched, groups in their slots.
+fn summary_out(
+    cx: &CallCx,
+    jql: String,
+    summary: tally::Summary,
+    (capped, total): (bool, Option<u64>),
+    today: time::Date,
+    group_by: Vec<GroupField>,
+) -> SummarizeSearchOut {
+    cx.touch(
+        summary
+            .overdue
+            .iter()
+            .chain(&summary.oldest_open)
+            .chain(&summary.recently_updated)
+            .map(|i| i.key.clone()),
+    );
+    let mut groups = Groups::default();
+    for (field, buckets) in summary.groups {
+        *groups.slot(field) = Some(buckets);
+    }
+    SummarizeSearchOut {
+        jql,
+        counted: summary.counted,
+        capped,
+        total,
+        open: summary.open,
+        done: summary.done,
+        unassigned: summary.unassigned,
+        overdue_count: summary.overdue_count,
+        today: today.to_string(),
+        groups,
+        overdue: summary.overdue,
+        oldest_open: summary.oldest_open,
+        recently_updated: summary.recently_updated,
+        order: group_by,
+    }
+}
+
 /// `max_issues`, checked.
 fn max_issues(given: Option<u32>) -> Result<u32, ToolError> {
     match given {
@@ -294,36 +333,16 @@ impl BridgeServer {
         for c in &found {
             tally.add(&issue_from_record(&c.record).0.issue);
         }
-        let summary = tally.finish();
-        cx.touch(
-            summary
-                .overdue
-                .iter()
-                .chain(&summary.oldest_open)
-                .chain(&summary.recently_updated)
-                .map(|i| i.key.clone()),
+        let out = summary_out(
+            cx,
+            jql,
+            tally.finish(),
+            (total > u64::from(max), Some(total)),
+            today,
+            group_by,
         );
-        let mut groups = Groups::default();
-        for (field, buckets) in summary.groups {
-            *groups.slot(field) = Some(buckets);
-        }
         Ok(Served::offline(
-            SummarizeSearchOut {
-                jql,
-                counted: summary.counted,
-                capped: total > u64::from(max),
-                total: Some(total),
-                open: summary.open,
-                done: summary.done,
-                unassigned: summary.unassigned,
-                overdue_count: summary.overdue_count,
-                today: today.to_string(),
-                groups,
-                overdue: summary.overdue,
-                oldest_open: summary.oldest_open,
-                recently_updated: summary.recently_updated,
-                order: group_by,
-            },
+            out,
             oldest.unwrap_or_else(crate::cache::now_ms),
         ))
     }
@@ -367,34 +386,14 @@ impl BridgeServer {
             }
         }
         let summary = tally.finish();
-        cx.touch(
-            summary
-                .overdue
-                .iter()
-                .chain(&summary.oldest_open)
-                .chain(&summary.recently_updated)
-                .map(|i| i.key.clone()),
-        );
-        let mut groups = Groups::default();
-        for (field, buckets) in summary.groups {
-            *groups.slot(field) = Some(buckets);
-        }
-        Ok(SummarizeSearchOut {
+        Ok(summary_out(
+            cx,
             jql,
-            counted: summary.counted,
-            capped: scan.capped(),
-            total: scan.total(),
-            open: summary.open,
-            done: summary.done,
-            unassigned: summary.unassigned,
-            overdue_count: summary.overdue_count,
-            today: today.to_string(),
-            groups,
-            overdue: summary.overdue,
-            oldest_open: summary.oldest_open,
-            recently_updated: summary.recently_updated,
-            order: group_by,
-        })
+            summary,
+            (scan.capped(), scan.total()),
+            today,
+            group_by,
+        ))
     }
 }
 
