@@ -7,7 +7,7 @@
 //!
 //! One submodule per section, each holding its raw struct, its resolved type and the rules
 //! between them: `site` (`[site]`), `oauth` (`[oauth]`), `policy` (`[policy]`),
-//! `audit` (`[audit]`) and `cache` (`[cache]`, SPEC §10). Their public types are
+//! `audit` (`[audit]`), `cache` (`[cache]`, SPEC §10) and `upstream` (`[upstream]`, SPEC §11). Their public types are
 //! re-exported here, so callers name them `crate::config::…`.
 
 use std::path::{Path, PathBuf};
@@ -21,6 +21,7 @@ mod policy;
 mod site;
 #[cfg(test)]
 mod tests;
+mod upstream;
 
 pub use audit::{ArgsMode, AuditSettings};
 pub use cache::{
@@ -29,12 +30,16 @@ pub use cache::{
 pub use oauth::OAuthSettings;
 pub use policy::{ConfirmWrites, PolicySettings};
 pub use site::{Auth, Deployment, SiteSettings, infer_deployment, is_loopback};
+pub use upstream::{
+    CallbackHost, DEFAULT_UPSTREAM_PREFIX, UPSTREAM_URL_ENV, UpstreamSettings, UpstreamTools,
+};
 
 use audit::{RawAudit, resolve_audit};
 use cache::{RawCache, resolve_cache};
 use oauth::{RawOAuth, resolve_oauth};
 use policy::{RawPolicy, resolve_policy};
 use site::{RawSite, resolve_site};
+use upstream::{RawUpstream, resolve_upstream};
 
 /// Environment variable naming the one directory that holds everything (config, audit, credentials).
 pub const HOME_ENV: &str = "ATLASSIAN_MCP_BRIDGE_HOME";
@@ -89,6 +94,7 @@ pub struct RawConfig {
     audit: RawAudit,
     #[serde(default)]
     cache: RawCache,
+    upstream: Option<RawUpstream>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -112,6 +118,8 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// The local cache, offline answers and the outbox (`[cache]`, SPEC §10).
     pub cache: CacheSettings,
+    /// An MCP server put behind the bridge (`[upstream]`, SPEC §11); `None` when not configured.
+    pub upstream: Option<UpstreamSettings>,
 }
 
 /// Where the config file and the data directory are.
@@ -240,7 +248,12 @@ impl Settings {
                 Some(_) => {}
             }
         }
-        let policy = resolve_policy(raw.policy, file_name)?;
+        let upstream = resolve_upstream(raw.upstream, file_name, env)?;
+        let policy = resolve_policy(
+            raw.policy,
+            file_name,
+            upstream.as_ref().map(|u| u.prefix.as_str()),
+        )?;
         let audit = resolve_audit(raw.audit, file_name, data_dir)?;
         let cache = resolve_cache(raw.cache, file_name, data_dir, &policy, env)?;
         Ok(Self {
@@ -251,6 +264,7 @@ impl Settings {
             policy,
             audit,
             cache,
+            upstream,
         })
     }
 }

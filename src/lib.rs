@@ -5,9 +5,12 @@
 //!
 //! - [`cli`]: the command line (`serve`, `login`, `logout`, `status`, `doctor` (`cli/doctor/`),
 //!   `install` (`cli/install/`: client config files merged in place), `completions`, `sandbox`,
-//!   `demo`, `audit …`, `sync`, `cache …`, `outbox …`); the only place that prints.
-//! - [`auth`]: OAuth 2.0 sign-in (PKCE + loopback callback), the 0600 credential store, and
-//!   token refresh that is single-flight within and across processes.
+//!   `demo`, `audit …`, `sync`, `cache …`, `outbox …`, `login|logout --upstream` in
+//!   `cli/upstream.rs`); the only place that prints.
+//! - [`auth`]: OAuth 2.0 sign-in (PKCE + loopback callback, `auth/login/callback.rs`), the 0600
+//!   credential store, and token refresh that is single-flight within and across processes; the
+//!   upstream MCP server's sign-in with no app registration (`discovery`, `registration`,
+//!   `upstream_login`, `upstream_tokens`).
 //! - [`cache`]: the local cache and mirror (SPEC §10): issues and pages in SQLite at
 //!   `<home>/cache.db` with FTS5 search (`cache/store/`, `cache/search.rs`), watermarks,
 //!   eviction; the JQL and CQL subsets it answers offline, compiled to SQL (`cache/query/`).
@@ -19,7 +22,7 @@
 //!   resources, completion and prompts (`mcp/resources.rs`, `completion.rs`, `prompts.rs`); the
 //!   summarize tools' digests (`mcp/digest/`, pure) and sampling (`mcp/sampling.rs`); offline
 //!   answers and write-through to the cache (`mcp/offline.rs`), `atlassian_local_search`
-//!   (`mcp/local_search.rs`).
+//!   (`mcp/local_search.rs`); tools proxied from an upstream MCP server (`mcp/proxied.rs`).
 //! - [`atlassian`]: the one HTTP client for Jira and Confluence (auth, retries, error mapping,
 //!   Cloud vs Data Center endpoints), reporting every request to the calling tool's audit record.
 //! - [`outbox`]: writes made while offline, one JSON file each under `<home>/outbox`, waiting to
@@ -29,10 +32,15 @@
 //! - [`convert`]: ADF, Confluence storage XHTML and Jira wiki markup ↔ Markdown (pure).
 //! - [`sanitize`]: strips invisible and bidirectional control characters from upstream text.
 //! - [`policy`]: tool allow/deny, read-only, project/space confinement, bulk limits: asked
-//!   through intent-level methods (`admit_jql`, `admit_issue`, `admit_project`, `admit_bulk` …).
+//!   through intent-level methods (`admit_jql`, `admit_issue`, `admit_project`, `admit_bulk` …);
+//!   the same for upstream tools (`policy/upstream.rs`: `admit_upstream_tool`, `…_args`, `…_result`).
+//! - [`remote`]: the MCP client for an upstream MCP server over Streamable HTTP (SPEC §11):
+//!   lazy connection, tool list and its changes, calls with progress and cancellation, bearer
+//!   tokens from a source on every request; knows nothing of the bridge's own server.
 //! - [`audit`]: the JSONL audit log (hash chain, locking, rotation) and its readers.
 //! - [`sandbox`]: a built-in Atlassian-compatible site (Jira, Confluence, OAuth 3LO) on loopback
-//!   for demos, tests and benchmarks.
+//!   for demos, tests and benchmarks, with an imitation of Atlassian's hosted MCP server and its
+//!   authorization server (`sandbox/upstream/`).
 //! - [`secret`]: the `Secret` wrapper that keeps credentials out of every output.
 //! - [`upstream`]: what every outbound request shares (User-Agent, per-call trace and retry
 //!   budget, URL segments, Atlassian error bodies); a leaf under both `atlassian` and `auth`.
@@ -54,6 +62,7 @@ pub mod journal;
 pub mod mcp;
 pub mod outbox;
 pub mod policy;
+pub mod remote;
 pub mod sandbox;
 pub mod sanitize;
 pub mod secret;

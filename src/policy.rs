@@ -1,4 +1,8 @@
 //! Local guard rails: which tools exist for this session and what data they may touch.
+//!
+//! [`upstream`]: the same questions for tools proxied from an upstream MCP server (SPEC §11).
+
+pub mod upstream;
 
 use crate::catalog::{Access, ToolInfo};
 use crate::config::{ConfirmWrites, PolicySettings};

@@ -23,6 +23,8 @@ mod policy;
 mod protocol;
 /// Resources, resource templates, completion and prompts.
 mod resources;
+/// Upstream mode: Atlassian's hosted MCP server behind the bridge (SPEC §11).
+mod rovo;
 /// The bridge's requests checked against Atlassian's OpenAPI descriptions.
 mod spec_conformance;
 /// `jira_summarize_issue`, `confluence_summarize_page` and sampling.

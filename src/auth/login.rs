@@ -1,18 +1,18 @@
 //! The sign-in flow: authorization code + PKCE S256 + random `state`, a one-shot loopback
-//! listener on 127.0.0.1, the code exchange, site selection among the accessible resources,
-//! and the identity lookup — then the credentials are stored.
+//! listener on 127.0.0.1 ([`callback`], shared with the upstream sign-in), the code exchange,
+//! site selection among the accessible resources, and the identity lookup — then the
+//! credentials are stored.
 
-use std::sync::{Arc, Mutex};
+mod callback;
+
 use std::time::{Duration, Instant};
 
-use axum::extract::{Query, State};
-use axum::response::Html;
 use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope};
-use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
-use tokio::sync::oneshot;
 use url::Url;
+
+pub(crate) use callback::{CallbackListener, IssuerCheck};
 
 use super::store::{Account, CredentialStore, Credentials};
 use super::{Issued, Traced, describe_token_error, http_client, login_client};
@@ -71,104 +71,6 @@ pub trait LoginUi {
     fn message(&self, text: &str);
 }
 
-#[derive(Debug, Deserialize)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
-/// Shared between the listener and the flow: the expected `state` and where the first valid
-/// callback goes.
-struct Callback {
-    state: String,
-    done: Mutex<Option<oneshot::Sender<String>>>,
-    /// An error the authorization server reported with our `state` (a declined consent): the
-    /// server's real answer to our request, so it ends the flow at once.
-    errors: tokio::sync::mpsc::UnboundedSender<String>,
-}
-
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body style=\"font-family:sans-serif;max-width:36em;margin:4em auto\"><h1>{title}</h1>\
-         <p>{body}</p><p style=\"color:#666\">atlassian-mcp-bridge</p></body></html>"
-    ))
-}
-
-fn escape(s: &str) -> String {
-    s.chars()
-        .take(300)
-        .map(|c| match c {
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '&' => "&amp;".to_string(),
-            '"' => "&quot;".to_string(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
-async fn on_callback(
-    State(cb): State<Arc<Callback>>,
-    Query(q): Query<CallbackQuery>,
-) -> Html<String> {
-    // A callback without our state is stale or forged: it neither ends nor hijacks the flow.
-    if q.state.as_deref() != Some(cb.state.as_str()) {
-        return page(
-            "Sign-in link not recognised",
-            "This callback does not belong to the sign-in that is waiting (the <code>state</code> \
-             does not match). Start again from the link the terminal printed.",
-        );
-    }
-    match (q.code, q.error) {
-        (Some(code), _) if !code.is_empty() => {
-            let Some(sender) = cb.done.lock().ok().and_then(|mut d| d.take()) else {
-                return page(
-                    "Already signed in",
-                    "This sign-in has already completed. You can close this tab.",
-                );
-            };
-            let _ = sender.send(code);
-            page(
-                "Signed in",
-                "atlassian-mcp-bridge received the authorization. You can close this tab and \
-                 return to the terminal.",
-            )
-        }
-        (_, Some(error)) => {
-            let detail = q
-                .error_description
-                .map(|d| format!("{error}: {}", clean_text(&d)))
-                .unwrap_or(error);
-            let shown = escape(&detail);
-            let _ = cb.errors.send(detail);
-            page(
-                "Sign-in not completed",
-                &format!(
-                    "The authorization server said: {shown}. The login command has stopped; run \
-                     it again to retry."
-                ),
-            )
-        }
-        _ => page(
-            "Nothing to do",
-            "This callback carried neither a code nor an error.",
-        ),
-    }
-}
-
-async fn stray() -> (axum::http::StatusCode, Html<String>) {
-    (
-        axum::http::StatusCode::NOT_FOUND,
-        page(
-            "Not here",
-            "This is atlassian-mcp-bridge's temporary sign-in listener; it only answers /callback.",
-        ),
-    )
-}
-
 /// Runs the whole flow and stores the credentials.
 pub async fn login(
     site: &SiteSettings,
@@ -181,18 +83,14 @@ pub async fn login(
     // Bind before showing the link, so the browser never comes back to a closed port.
     // Port 0 picks a free port (for servers that accept any loopback port, like the sandbox).
     let configured = oauth.redirect_port;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", configured))
+    let listener = CallbackListener::bind("127.0.0.1", configured)
         .await
         .map_err(|e| {
             LoginError::Config(format!(
                 "cannot listen on 127.0.0.1:{configured} for the sign-in callback ({e}); free the port or set oauth.redirect_port (and the app's callback URL) to another one"
             ))
         })?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| failed(format!("sign-in listener: {e}")))?
-        .port();
-    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let redirect = listener.redirect_uri();
     let redirect_url = RedirectUrl::new(redirect.clone())
         .map_err(|e| LoginError::Config(format!("oauth.redirect_port: {e}")))?;
     let client = login_client(oauth).set_redirect_uri(redirect_url);
@@ -208,65 +106,17 @@ pub async fn login(
     }
     let (url, state) = request.url();
 
-    let (tx, rx) = oneshot::channel();
-    let (errors_tx, mut errors_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let callback = Arc::new(Callback {
-        state: state.secret().clone(),
-        done: Mutex::new(Some(tx)),
-        errors: errors_tx,
-    });
-    let app = axum::Router::new()
-        .route("/callback", axum::routing::get(on_callback))
-        .fallback(stray)
-        .with_state(callback);
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let mut server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await;
-    });
-
     let opened = options.open_browser && webbrowser::open(url.as_str()).is_ok();
     ui.authorize_url(url.as_str(), opened);
     ui.message(&format!(
         "Waiting up to {} s for the browser to come back to {redirect} …",
         options.timeout.as_secs()
     ));
-    // Wait for a code, or for the authorization server's error answer (a declined consent).
-    let outcome = tokio::time::timeout(options.timeout, async {
-        tokio::select! {
-            code = rx => code.map(Ok),
-            Some(e) = errors_rx.recv() => Ok(Err(e)),
-        }
-    })
-    .await;
-    // Let the browser receive its page before the listener goes away.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let _ = stop_tx.send(());
-    // A half-open connection (a browser keeping one alive) must not hold the flow open.
-    if tokio::time::timeout(Duration::from_secs(2), &mut server)
+    // The site's authorization server publishes no issuer to check an `iss` against.
+    let code = listener
+        .receive(state.secret().clone(), None, options.timeout)
         .await
-        .is_err()
-    {
-        server.abort();
-    }
-    let code = match outcome {
-        Err(_) => {
-            return Err(failed(format!(
-                "no sign-in arrived within {} s; run `atlassian-mcp-bridge login` again",
-                options.timeout.as_secs()
-            )));
-        }
-        Ok(Err(_)) => return Err(failed("the sign-in listener stopped unexpectedly".into())),
-        Ok(Ok(Err(e))) => {
-            return Err(failed(format!(
-                "sign-in was not completed: the authorization server answered {e}; run `atlassian-mcp-bridge login` again (and allow access) to retry"
-            )));
-        }
-        Ok(Ok(Ok(code))) => code,
-    };
+        .map_err(|e| failed(e.describe("atlassian-mcp-bridge login")))?;
 
     ui.message("Exchanging the authorization code …");
     let trace = CallTrace::new();
@@ -535,6 +385,6 @@ mod tests {
 
     #[test]
     fn pages_escape_server_text() {
-        assert_eq!(escape("<script>&\""), "&lt;script&gt;&amp;&quot;");
+        assert_eq!(callback::escape("<script>&\""), "&lt;script&gt;&amp;&quot;");
     }
 }

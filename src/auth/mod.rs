@@ -5,10 +5,18 @@
 //!   single-flight within a process and across processes.
 //! - [`login`]: the authorization-code + PKCE flow with a one-shot loopback listener, site
 //!   selection among the accessible resources, and the identity lookup.
+//! - Upstream MCP server sign-in (SPEC §11), no app registration: [`discovery`] (RFC 9728
+//!   protected-resource and RFC 8414 server metadata, path-aware), [`registration`] (RFC 7591),
+//!   [`upstream_login`] (PKCE + `resource` + RFC 9207 `iss`, refresh and revocation requests)
+//!   and [`upstream_tokens`] (single-flight refresh under the same store lock).
 
+pub mod discovery;
 pub mod login;
+pub mod registration;
 pub mod store;
 pub mod tokens;
+pub mod upstream_login;
+pub mod upstream_tokens;
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +49,9 @@ pub enum AuthError {
     /// The credential store could not be read or written.
     #[error("{0}")]
     Store(String),
+    /// The upstream MCP server's sign-in (SPEC §11) is missing or dead.
+    #[error("{0}; run `atlassian-mcp-bridge login --upstream`")]
+    UpstreamSignIn(String),
 }
 
 impl AuthError {

@@ -76,16 +76,134 @@ impl Credentials {
     /// True when the access token should be refreshed now: past expiry, or within a margin
     /// of a fifth of its lifetime (at most 60 s) before it.
     pub fn needs_refresh(&self, now: OffsetDateTime) -> bool {
-        let lifetime = self.expires_at - self.obtained_at;
-        let margin: time::Duration = (lifetime / 5_i32).min(time::Duration::seconds(60));
-        now + margin >= self.expires_at
+        needs_refresh(self.obtained_at, self.expires_at, now)
     }
 }
 
-/// On-disk form; secrets are plain strings only here, inside a 0600 file.
+/// How the bridge is registered with an upstream MCP server's authorization server (RFC 7591),
+/// and where that server's endpoints are: kept so a sign-in needs no new registration, and so
+/// refresh and revocation know where to go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registration {
+    /// The client id the authorization server issued.
+    pub client_id: String,
+    /// A client secret, when the server issued one (Atlassian does, even for `none`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "stored_secret"
+    )]
+    pub client_secret: Option<Secret>,
+    /// How the client authenticates at the token endpoint: `none`, `client_secret_post` or
+    /// `client_secret_basic` (what the registration answered).
+    pub auth_method: String,
+    /// The exact redirect URI registered (`http://127.0.0.1:<port>/callback`).
+    pub redirect_uri: String,
+    /// The authorization server's issuer (checked against RFC 9207 `iss`).
+    pub issuer: String,
+    /// Authorization endpoint.
+    pub authorization_endpoint: String,
+    /// Token endpoint.
+    pub token_endpoint: String,
+    /// Revocation endpoint (RFC 7009), when advertised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
+    /// Registration endpoint, to register again when the server forgets the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
+    /// True when the server advertises `authorization_response_iss_parameter_supported`.
+    #[serde(default)]
+    pub iss_in_response: bool,
+}
+
+/// Tokens for the upstream MCP server.
+#[derive(Debug, Clone)]
+pub struct UpstreamTokens {
+    /// Access token (audience: the upstream MCP server only).
+    pub access_token: Secret,
+    /// Refresh token, when granted.
+    pub refresh_token: Option<Secret>,
+    /// When the access token expires.
+    pub expires_at: OffsetDateTime,
+    /// When the access token was issued.
+    pub obtained_at: OffsetDateTime,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+}
+
+impl UpstreamTokens {
+    /// True when the access token should be refreshed now (same margin as the site's).
+    pub fn needs_refresh(&self, now: OffsetDateTime) -> bool {
+        needs_refresh(self.obtained_at, self.expires_at, now)
+    }
+}
+
+/// The upstream sign-in (SPEC §11): its own entry in `credentials.json`, beside the site's.
+#[derive(Debug, Clone)]
+pub struct UpstreamEntry {
+    /// The upstream MCP server URL the registration and tokens belong to (the RFC 8707
+    /// `resource`).
+    pub url: String,
+    /// The client registration, once made.
+    pub registration: Option<Registration>,
+    /// The tokens, once signed in.
+    pub tokens: Option<UpstreamTokens>,
+}
+
+/// Writes a secret into the 0600 file (the only place it is serialized).
+fn stored_secret<S: serde::Serializer>(v: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(secret) => s.serialize_some(secret.expose()),
+        None => s.serialize_none(),
+    }
+}
+
+fn needs_refresh(
+    obtained_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> bool {
+    let lifetime = expires_at - obtained_at;
+    let margin: time::Duration = (lifetime / 5_i32).min(time::Duration::seconds(60));
+    now + margin >= expires_at
+}
+
+/// On-disk form of the whole file: the site's sign-in (flattened at the top level, as it
+/// always was) and the upstream entry.
+#[derive(Serialize, Deserialize, Default)]
+struct OnDisk {
+    #[serde(default)]
+    version: u32,
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    site: Option<Stored>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    upstream: Option<StoredUpstream>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredUpstream {
+    url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    registration: Option<Registration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tokens: Option<StoredTokens>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredTokens {
+    access_token: String,
+    refresh_token: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    obtained_at: OffsetDateTime,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+/// On-disk form of the site's sign-in; secrets are plain strings only here, inside a 0600 file.
 #[derive(Serialize, Deserialize)]
 struct Stored {
-    version: u32,
     client_id: String,
     access_token: String,
     refresh_token: Option<String>,
@@ -130,22 +248,27 @@ impl CredentialStore {
         }
     }
 
-    /// Reads the stored credentials; `None` when nobody has signed in.
-    pub fn load(&self) -> Result<Option<Credentials>, StoreError> {
+    /// Reads the whole file; an absent file is an empty one.
+    fn read_file(&self) -> Result<OnDisk, StoreError> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(OnDisk::default()),
             Err(e) => return Err(self.io(&self.path, e)),
         };
         let corrupt = |reason: String| StoreError::Corrupt {
             path: self.path.display().to_string(),
             reason,
         };
-        let s: Stored = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
-        if s.version != VERSION {
-            return Err(corrupt(format!("format version {}", s.version)));
+        let file: OnDisk = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+        if file.version != VERSION {
+            return Err(corrupt(format!("format version {}", file.version)));
         }
-        Ok(Some(Credentials {
+        Ok(file)
+    }
+
+    /// Reads the stored credentials; `None` when nobody has signed in.
+    pub fn load(&self) -> Result<Option<Credentials>, StoreError> {
+        Ok(self.read_file()?.site.map(|s| Credentials {
             client_id: s.client_id,
             access_token: Secret::new(s.access_token),
             refresh_token: s.refresh_token.map(Secret::new),
@@ -159,13 +282,25 @@ impl CredentialStore {
         }))
     }
 
-    /// Writes credentials atomically: a 0600 temp file in the same directory, fsync, rename,
-    /// fsync of the directory. The file is never readable by others, not even for an instant.
+    /// Reads the upstream entry (SPEC §11); `None` when there is none.
+    pub fn load_upstream(&self) -> Result<Option<UpstreamEntry>, StoreError> {
+        Ok(self.read_file()?.upstream.map(|u| UpstreamEntry {
+            url: u.url,
+            registration: u.registration,
+            tokens: u.tokens.map(|t| UpstreamTokens {
+                access_token: Secret::new(t.access_token),
+                refresh_token: t.refresh_token.map(Secret::new),
+                expires_at: t.expires_at,
+                obtained_at: t.obtained_at,
+                scopes: t.scopes,
+            }),
+        }))
+    }
+
+    /// Writes the site's credentials, keeping the upstream entry. Callers hold the lock.
     pub fn save(&self, c: &Credentials) -> Result<(), StoreError> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        create_private_dir(dir).map_err(|e| self.io(dir, e))?;
-        let stored = Stored {
-            version: VERSION,
+        let mut file = self.read_file()?;
+        file.site = Some(Stored {
             client_id: c.client_id.clone(),
             access_token: c.access_token.expose().to_string(),
             refresh_token: c.refresh_token.as_ref().map(|t| t.expose().to_string()),
@@ -176,8 +311,38 @@ impl CredentialStore {
             site_url: c.site_url.clone(),
             site_name: c.site_name.clone(),
             account: c.account.clone(),
-        };
-        let mut bytes = serde_json::to_vec_pretty(&stored)
+        });
+        self.write_file(file)
+    }
+
+    /// Writes the upstream entry, keeping the site's credentials. Callers hold the lock.
+    pub fn save_upstream(&self, u: &UpstreamEntry) -> Result<(), StoreError> {
+        let mut file = self.read_file()?;
+        file.upstream = Some(StoredUpstream {
+            url: u.url.clone(),
+            registration: u.registration.clone(),
+            tokens: u.tokens.as_ref().map(|t| StoredTokens {
+                access_token: t.access_token.expose().to_string(),
+                refresh_token: t.refresh_token.as_ref().map(|r| r.expose().to_string()),
+                expires_at: t.expires_at,
+                obtained_at: t.obtained_at,
+                scopes: t.scopes.clone(),
+            }),
+        });
+        self.write_file(file)
+    }
+
+    /// Writes the file atomically: a 0600 temp file in the same directory, fsync, rename,
+    /// fsync of the directory. The file is never readable by others, not even for an instant.
+    /// An empty file is removed instead.
+    fn write_file(&self, mut file: OnDisk) -> Result<(), StoreError> {
+        if file.site.is_none() && file.upstream.is_none() {
+            return self.remove_file().map(|_| ());
+        }
+        file.version = VERSION;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        create_private_dir(dir).map_err(|e| self.io(dir, e))?;
+        let mut bytes = serde_json::to_vec_pretty(&file)
             .map_err(|e| self.io(&self.path, std::io::Error::other(e.to_string())))?;
         bytes.push(b'\n');
         let tmp = dir.join(format!(
@@ -198,8 +363,32 @@ impl CredentialStore {
         result.map_err(|e| self.io(&self.path, e))
     }
 
-    /// Deletes the stored credentials; true when there were any.
+    /// Deletes the site's credentials (the upstream entry stays); true when there were any.
     pub fn delete(&self) -> Result<bool, StoreError> {
+        let mut file = match self.read_file() {
+            Ok(f) => f,
+            // An unreadable file is removed whole: `logout` must always be able to clean up.
+            Err(StoreError::Corrupt { .. }) => return self.remove_file(),
+            Err(e) => return Err(e),
+        };
+        let had = file.site.take().is_some();
+        if had {
+            self.write_file(file)?;
+        }
+        Ok(had)
+    }
+
+    /// Deletes the upstream entry (the site's sign-in stays); true when there was one.
+    pub fn delete_upstream(&self) -> Result<bool, StoreError> {
+        let mut file = self.read_file()?;
+        let had = file.upstream.take().is_some();
+        if had {
+            self.write_file(file)?;
+        }
+        Ok(had)
+    }
+
+    fn remove_file(&self) -> Result<bool, StoreError> {
         match std::fs::remove_file(&self.path) {
             Ok(()) => {
                 if let Some(dir) = self.path.parent() {
@@ -386,6 +575,77 @@ mod tests {
         c.expires_at = now + time::Duration::seconds(10);
         assert!(!c.needs_refresh(now + time::Duration::seconds(7)));
         assert!(c.needs_refresh(now + time::Duration::seconds(8)));
+    }
+
+    fn upstream_sample() -> UpstreamEntry {
+        let now = OffsetDateTime::now_utc();
+        UpstreamEntry {
+            url: "https://mcp.example/v1/mcp".into(),
+            registration: Some(Registration {
+                client_id: "dcr-client".into(),
+                client_secret: Some(Secret::new("dcr-secret-789")),
+                auth_method: "none".into(),
+                redirect_uri: "http://127.0.0.1:4567/callback".into(),
+                issuer: "https://auth.example/t1".into(),
+                authorization_endpoint: "https://auth.example/authorize".into(),
+                token_endpoint: "https://auth.example/token".into(),
+                revocation_endpoint: None,
+                registration_endpoint: Some("https://auth.example/register".into()),
+                iss_in_response: true,
+            }),
+            tokens: Some(UpstreamTokens {
+                access_token: Secret::new("up-access"),
+                refresh_token: Some(Secret::new("up-refresh")),
+                expires_at: now + time::Duration::hours(1),
+                obtained_at: now,
+                scopes: vec!["read:jira-work".into()],
+            }),
+        }
+    }
+
+    #[test]
+    fn site_and_upstream_entries_live_side_by_side() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CredentialStore::in_dir(dir.path());
+        store.save_upstream(&upstream_sample()).unwrap();
+        assert!(store.load().unwrap().is_none(), "no site sign-in yet");
+        store.save(&sample()).unwrap();
+        let up = store.load_upstream().unwrap().unwrap();
+        assert_eq!(up.registration.as_ref().unwrap().client_id, "dcr-client");
+        assert_eq!(
+            up.registration.unwrap().client_secret.unwrap().expose(),
+            "dcr-secret-789"
+        );
+        assert_eq!(
+            up.tokens.unwrap().refresh_token.unwrap().expose(),
+            "up-refresh"
+        );
+        // Logging out of the site keeps the upstream sign-in, and the other way round.
+        assert!(store.delete().unwrap());
+        assert!(store.load().unwrap().is_none());
+        assert!(store.load_upstream().unwrap().is_some());
+        store.save(&sample()).unwrap();
+        assert!(store.delete_upstream().unwrap());
+        assert!(store.load_upstream().unwrap().is_none());
+        assert_eq!(store.load().unwrap().unwrap().client_id, "client");
+        assert!(store.delete().unwrap());
+        assert!(!store.path().exists(), "an empty store is removed");
+    }
+
+    #[test]
+    fn a_file_written_before_upstream_entries_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CredentialStore::in_dir(dir.path());
+        std::fs::write(
+            store.path(),
+            r#"{"version":1,"client_id":"c","access_token":"a","refresh_token":null,
+               "expires_at":"2026-12-01T10:00:00Z","obtained_at":"2026-12-01T09:00:00Z",
+               "scopes":[],"cloud_id":"x","site_url":"https://a.atlassian.net",
+               "site_name":null,"account":{"account_id":null,"name":null,"email":null}}"#,
+        )
+        .unwrap();
+        assert_eq!(store.load().unwrap().unwrap().cloud_id, "x");
+        assert!(store.load_upstream().unwrap().is_none());
     }
 
     #[test]

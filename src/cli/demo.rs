@@ -76,6 +76,7 @@ pub async fn run() -> Result<ExitCode, CliError> {
             max_bytes: DEFAULT_AUDIT_MAX_BYTES,
         },
         cache: crate::config::CacheSettings::defaults(&home),
+        upstream: None,
     };
 
     sign_in(&settings, &site, &oauth).await?;

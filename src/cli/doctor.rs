@@ -11,8 +11,11 @@
 //!    timeout, status) (`net`);
 //! 4. `identity`: whom the credentials belong to (the call `status` makes) (`account`);
 //! 5. `scopes`: the granted OAuth scopes cover the tools policy enables (`account`);
-//! 6. `audit`: the audit directory and file are writable and the hash chain verifies (`local`);
-//! 7. `clients`: AI desktop configs that launch this bridge point at this binary (`local`).
+//! 6. `upstream`: with `[upstream]`, the upstream MCP server's sign-in is there and the server
+//!    lists its tools with it (`upstream`);
+//! 7. `audit`: the audit directory and file are writable and the hash chain verifies (`local`);
+//! 8. `cache` and `outbox`: the local cache and queued writes (`cache`);
+//! 9. `clients`: AI desktop configs that launch this bridge point at this binary (`local`).
 //!
 //! Doctor writes no audit record of its own and creates no config or credentials. The one
 //! record it can cause is the `token_refresh` that the normal token manager appends when an
@@ -26,6 +29,7 @@ mod account;
 mod cache;
 mod local;
 mod net;
+mod upstream;
 
 use std::io::Write as _;
 use std::path::Path;
@@ -64,7 +68,7 @@ impl Status {
 /// One check's result: what was found and, for a WARN or FAIL, the one thing to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    /// Stable id (`config`, `credentials`, `site`, `identity`, `scopes`, `audit`, `cache`, `outbox`, `clients`).
+    /// Stable id (`config`, `credentials`, `site`, `identity`, `scopes`, `upstream`, `audit`, `cache`, `outbox`, `clients`).
     pub name: &'static str,
     /// The verdict.
     pub status: Status,
@@ -242,6 +246,10 @@ pub async fn diagnose(config: Option<&Path>) -> Report {
         }
     }
 
+    checks.push(match &settings {
+        Some(settings) => upstream::upstream(settings).await,
+        None => Check::skip("upstream", "the config could not be read (see config)"),
+    });
     checks.push(match &settings {
         Some(settings) => local::audit(&settings.audit),
         None => Check::skip("audit", "the config could not be read (see config)"),

@@ -1,4 +1,5 @@
-//! `login [--no-browser]`, `logout` and `status`: the sign-in lifecycle, each audited.
+//! `login [--no-browser]`, `logout` and `status`: the sign-in lifecycle, each audited
+//! (`--upstream` and the upstream lines of `status` are in `cli/upstream.rs`).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -15,8 +16,9 @@ use crate::auth::tokens::TokenManager;
 use crate::config::{Auth, OAuthSettings, Settings, SiteSettings};
 
 /// Prints the authorize URL (alone on stdout with `--no-browser`) and progress on stderr.
-struct TerminalUi {
-    no_browser: bool,
+pub(super) struct TerminalUi {
+    /// With `--no-browser`: the URL alone on stdout.
+    pub(super) no_browser: bool,
 }
 
 impl LoginUi for TerminalUi {
@@ -81,7 +83,7 @@ fn ms(started: Instant) -> f64 {
     started.elapsed().as_secs_f64() * 1000.0
 }
 
-fn until(t: OffsetDateTime) -> String {
+pub(super) fn until(t: OffsetDateTime) -> String {
     let left = t - OffsetDateTime::now_utc();
     let when = t
         .format(&time::format_description::well_known::Rfc3339)
@@ -271,6 +273,17 @@ async fn revoke(
 /// `status`: who am I, which site, auth mode, token expiry, policy in force.
 pub async fn run_status(settings: Settings) -> Result<ExitCode, CliError> {
     let Some(site) = settings.site.clone() else {
+        if settings.upstream.is_some() {
+            println!("Site:       none configured (only the upstream MCP server's tools)");
+            let healthy = super::upstream::print_status(&settings);
+            println!("Policy:     {}", settings.policy.summary());
+            println!("Audit log:  {}", settings.audit.path.display());
+            return Ok(if healthy {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
         println!("No Atlassian site configured (see config/example.toml).");
         return Ok(ExitCode::from(1));
     };
@@ -350,6 +363,9 @@ pub async fn run_status(settings: Settings) -> Result<ExitCode, CliError> {
         if let Some(c) = tokens.as_ref().and_then(|t| t.credentials()) {
             println!("Token now:  valid until {}", until(c.expires_at));
         }
+    }
+    if !super::upstream::print_status(&settings) {
+        healthy = false;
     }
     println!("Policy:     {}", settings.policy.summary());
     println!("Audit log:  {}", settings.audit.path.display());

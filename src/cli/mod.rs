@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod sandbox;
 pub mod serve;
 pub mod sync;
+pub mod upstream;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,12 +65,20 @@ pub enum Command {
         /// Print the sign-in link instead of opening a browser (alone on stdout).
         #[arg(long)]
         no_browser: bool,
+        /// Sign in to the upstream MCP server (`[upstream]`, SPEC §11) instead of the site:
+        /// discovery, registration and PKCE, with no app registration.
+        #[arg(long)]
+        upstream: bool,
         /// Seconds to wait for the browser to come back.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
     },
     /// Forget the stored tokens (and revoke them where the server supports it).
-    Logout,
+    Logout {
+        /// Forget the upstream MCP server's sign-in instead of the site's.
+        #[arg(long)]
+        upstream: bool,
+    },
     /// Who am I, which site, auth mode, token expiry, policy in force.
     Status,
     /// One-shot tour: sandbox + server + a scripted MCP client session.
@@ -186,6 +195,19 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Sandbox { port, latency_ms } => block_on(sandbox::run(port, latency_ms)),
         Command::Login {
             no_browser,
+            upstream: true,
+            timeout,
+        } => {
+            let settings = load_settings(config.as_deref())?;
+            block_on(upstream::run_login(
+                settings,
+                no_browser,
+                std::time::Duration::from_secs(timeout),
+            ))
+        }
+        Command::Login {
+            no_browser,
+            upstream: false,
             timeout,
         } => {
             let settings = load_settings(config.as_deref())?;
@@ -195,7 +217,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 std::time::Duration::from_secs(timeout),
             ))
         }
-        Command::Logout => {
+        Command::Logout { upstream: true } => {
+            let settings = load_settings(config.as_deref())?;
+            block_on(upstream::run_logout(settings))
+        }
+        Command::Logout { upstream: false } => {
             let settings = load_settings(config.as_deref())?;
             block_on(login::run_logout(settings))
         }

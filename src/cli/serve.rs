@@ -15,9 +15,12 @@ use crate::atlassian::{Api, CallTrace, DEFAULT_API_BASE, RetryPolicy};
 use crate::audit::{AuditLog, Entry};
 use crate::auth::store::CredentialStore;
 use crate::auth::tokens::TokenManager;
+use crate::auth::upstream_tokens::UpstreamTokenManager;
 use crate::config::{Auth, Deployment, Settings, SiteSettings};
+use crate::mcp::proxied::Upstream;
 use crate::mcp::{BridgeServer, State, initial_actor};
 use crate::policy::Policy;
+use crate::remote::Remote;
 use crate::sandbox;
 use crate::secret::Secret;
 use crate::transport::{self, InFlight, Tracked, record_unfinished};
@@ -81,14 +84,24 @@ pub async fn build_server(
     audit
         .append(Entry {
             actor: Some(actor.clone()),
-            args: Some(serde_json::json!({
-                "version": env!("CARGO_PKG_VERSION"),
-                "deployment": site.deployment.as_str(),
-            })),
+            args: Some(start_args(settings, site)),
             ..Entry::event("server_start")
         })
         .await
         .context("cannot write the audit log")?;
+    let upstream = match &settings.upstream {
+        Some(up) => {
+            let tokens = UpstreamTokenManager::new(
+                &up.url,
+                CredentialStore::in_dir(&settings.data_dir),
+                Some(audit.clone()),
+            )
+            .map_err(|e| CliError::Runtime(anyhow::anyhow!(e)))?;
+            let remote = Remote::new(up.url.clone(), std::sync::Arc::new(tokens));
+            Some(Upstream::new(up.clone(), remote))
+        }
+        None => None,
+    };
     Ok(BridgeServer::new(State {
         api,
         policy: Policy::new(settings.policy.clone()),
@@ -99,7 +112,21 @@ pub async fn build_server(
         cache: open_cache(settings),
         offline: settings.cache.offline,
         outbox_dir: settings.cache.outbox_dir.clone(),
+        upstream,
     }))
+}
+
+/// The `server_start` record's arguments: version, deployment and, when configured, the
+/// upstream MCP server.
+fn start_args(settings: &Settings, site: &SiteSettings) -> serde_json::Value {
+    let mut args = serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "deployment": site.deployment.as_str(),
+    });
+    if let (Some(up), Some(map)) = (&settings.upstream, args.as_object_mut()) {
+        map.insert("upstream".into(), serde_json::json!(up.url.as_str()));
+    }
+    args
 }
 
 /// Opens the local cache when `[cache].enabled`; a cache that cannot be opened is reported and

@@ -95,12 +95,19 @@ impl Default for PolicySettings {
     }
 }
 
-/// Validates `[policy]`: tool names against the catalog, project and space keys.
-pub(super) fn resolve_policy(raw: RawPolicy, file: &str) -> Result<PolicySettings, ConfigError> {
+/// Validates `[policy]`: tool names against the catalog (or, with an upstream configured,
+/// its `prefix`: upstream tools are known only once connected), project and space keys.
+pub(super) fn resolve_policy(
+    raw: RawPolicy,
+    file: &str,
+    upstream_prefix: Option<&str>,
+) -> Result<PolicySettings, ConfigError> {
     let check_tools = |list: Option<Vec<String>>, key: &str| -> Result<Vec<String>, ConfigError> {
         let list = list.unwrap_or_default();
         for name in &list {
-            if crate::catalog::find(name).is_none() {
+            let upstream =
+                upstream_prefix.is_some_and(|p| name.starts_with(p) && name.len() > p.len());
+            if crate::catalog::find(name).is_none() && !upstream {
                 return Err(ConfigError::key(
                     file,
                     key,

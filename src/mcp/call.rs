@@ -113,7 +113,7 @@ impl CallCx {
         }
     }
 
-    fn take(&self) -> (Vec<String>, Option<(Outcome, String)>) {
+    pub(crate) fn take(&self) -> (Vec<String>, Option<(Outcome, String)>) {
         // Each key once, in the order first touched (a bulk call touches keys as chunks land
         // and again in its final result).
         let all: Vec<String> = self.touched.lock().map(|t| t.clone()).unwrap_or_default();
@@ -194,7 +194,11 @@ impl BridgeServer {
         let ct = context.ct.clone();
 
         let mut cancelled = false;
-        let known = self.router.get(&name).and_then(|_| catalog::find(&name));
+        let known = self
+            .router
+            .get(&name)
+            .and_then(|_| catalog::find(&name))
+            .filter(|_| self.own_tools_offered());
         let result: Result<CallToolResponse, McpError> = match known {
             None => Err(McpError::invalid_params(
                 format!("unknown tool `{name}`; call tools/list for the tools this server offers"),
@@ -366,14 +370,14 @@ impl BridgeServer {
         })
     }
 
-    fn client_info(context: &RequestContext<RoleServer>) -> Option<ClientInfo> {
+    pub(crate) fn client_info(context: &RequestContext<RoleServer>) -> Option<ClientInfo> {
         context.client_info().map(|i| ClientInfo {
             name: i.name,
             version: i.version,
         })
     }
 
-    async fn audit(&self, entry: Entry) -> Result<(), String> {
+    pub(crate) async fn audit(&self, entry: Entry) -> Result<(), String> {
         match self.state.audit.append(entry).await {
             Ok(_) => Ok(()),
             Err(e) => {

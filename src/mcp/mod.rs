@@ -18,6 +18,8 @@
 //!   and the write-through that keeps what every read returned.
 //! - [`outbox`]: writes queued while offline (the write tools' queueing, sending them exactly
 //!   once through the tools' own code, the background run and the failure note).
+//! - [`proxied`]: tools of an upstream MCP server (SPEC §11), listed with a prefix and called
+//!   through policy, confirmation and the audit like the bridge's own.
 //! - [`render`]: compact text for the model; [`args`]: lenient argument parsing.
 
 pub mod args;
@@ -32,6 +34,7 @@ pub mod local_search;
 pub mod offline;
 pub mod outbox;
 pub mod prompts;
+pub mod proxied;
 pub mod render;
 pub mod resources;
 pub mod router;
@@ -87,6 +90,8 @@ pub struct State {
     pub offline: crate::config::OfflineMode,
     /// Where queued offline writes wait (`<home>/outbox`).
     pub outbox_dir: std::path::PathBuf,
+    /// The upstream MCP server whose tools are proxied (`[upstream]`), if any.
+    pub upstream: Option<proxied::Upstream>,
 }
 
 /// The MCP server handed to rmcp.
@@ -112,9 +117,14 @@ impl BridgeServer {
     /// Builds the server and its policy-filtered tool list.
     pub fn new(state: State) -> Self {
         let router = router::all();
+        let own = state
+            .upstream
+            .as_ref()
+            .is_none_or(proxied::Upstream::with_own_tools);
         let visible = router
             .list_all()
             .into_iter()
+            .filter(|_| own)
             .filter(|t| {
                 catalog::find(&t.name).is_some_and(|info| state.policy.admit_tool(info).is_ok())
             })
@@ -246,27 +256,34 @@ fn slim_schema(
 
 impl ServerHandler for BridgeServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_resources()
-                .enable_prompts()
-                .enable_completions()
-                .build(),
-        )
-        .with_server_info(Implementation::new(
-            "atlassian-mcp-bridge",
-            env!("CARGO_PKG_VERSION"),
-        ))
-        .with_instructions(INSTRUCTIONS)
+        let mut capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_resources()
+            .enable_prompts()
+            .enable_completions()
+            .build();
+        // The upstream's tool list can change while we run (SPEC §11).
+        if self.state.upstream.is_some()
+            && let Some(tools) = capabilities.tools.as_mut()
+        {
+            tools.list_changed = Some(true);
+        }
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new(
+                "atlassian-mcp-bridge",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(INSTRUCTIONS)
     }
 
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items((*self.visible).clone()))
+        let mut tools = (*self.visible).clone();
+        tools.extend(self.upstream_tools(&context).await);
+        Ok(ListToolsResult::with_all_items(tools))
     }
 
     async fn call_tool(
@@ -274,6 +291,9 @@ impl ServerHandler for BridgeServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        if self.is_upstream_call(&request.name) {
+            return self.proxied_call(request, context).await;
+        }
         self.gate(request, context).await
     }
 

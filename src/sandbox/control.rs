@@ -1,7 +1,7 @@
 //! The `/__sandbox/…` control endpoints (no auth, no latency, no faults, not recorded): fault
-//! rules, latency, the request log, site info, OAuth switches, and the offline/sync switches
-//! (going unreachable, generating data, touching and deleting issues and pages). The list with
-//! request shapes is in the module documentation of `sandbox`.
+//! rules, latency, the request log, site info, OAuth and upstream MCP switches, and the
+//! offline/sync switches (going unreachable, generating data, touching and deleting issues and
+//! pages). The list with request shapes is in the module documentation of `sandbox`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -435,6 +435,11 @@ fn switches(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Respon
                         "audience": "api.atlassian.com",
                         "accountId": SANDBOX_ACCOUNT_ID,
                     },
+                    "upstream": {
+                        "mcpUrl": format!("{base}{}", super::UPSTREAM_MCP_PATH),
+                        "issuer": format!("{base}{}", super::UPSTREAM_ISSUER_PATH),
+                        "registrationUrl": format!("{base}/auth/dcr/register"),
+                    },
                     "latencyMs": u64::try_from(shared.faults.latency().as_millis()).unwrap_or(u64::MAX),
                     "pendingFaults": shared.faults.pending(),
                 }),
@@ -476,6 +481,12 @@ fn switches(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Respon
                 oauth_status(o)
             }
         },
+        ("GET", "/__sandbox/upstream") => {
+            super::upstream::control_status(&shared.upstream.switches).into_response()
+        }
+        ("POST", "/__sandbox/upstream") => {
+            super::upstream::control_apply(&shared.upstream.switches, body).into_response()
+        }
         ("POST", "/__sandbox/oauth/revoke-all") => {
             let revoked = shared.oauth.revoke_all();
             Reply::json(200, json!({"ok": true, "revoked": revoked})).into_response()

@@ -32,7 +32,9 @@
 //! - `confluence`: Confluence Cloud (v1 CQL search, v2 pages/spaces) and Data Center handlers;
 //! - `confluence_write`: page create/update for v2, v1 and Data Center;
 //! - `query`: the JQL and CQL tokenizer, parser and evaluator;
-//! - `oauth`: the OAuth 3LO endpoints, token families and the gateway's bearer/scope check.
+//! - `oauth`: the OAuth 3LO endpoints, token families and the gateway's bearer/scope check;
+//! - `upstream`: the imitation of Atlassian's hosted MCP server (`/v1/mcp`) and its
+//!   authorization server (`/auth/…`, discovery under `/.well-known/…`).
 //!
 //! # Authentication
 //!
@@ -52,6 +54,62 @@
 //! requires the secret. Refresh tokens (only with `offline_access`) rotate; a rotated token
 //! and its companion access token keep working for the grace (default 600 s), reuse after
 //! it revokes the whole family (403 `invalid_grant`).
+//!
+//! # Upstream MCP server (Atlassian's hosted "Rovo" MCP server, for the bridge's upstream mode)
+//!
+//! Its own authorization server and tokens: they are not the 3LO ones above, and neither
+//! kind works on the other's endpoints. Latency and fault rules apply as to the site, and its
+//! requests are logged. With `<base>` = `http://127.0.0.1:<port>`:
+//! - `/v1/mcp` ([`Sandbox::upstream_url`]): Streamable HTTP (rmcp's server transport, with
+//!   sessions); every request needs `Authorization: Bearer <access token of this server>`.
+//!   Without one: 401 `WWW-Authenticate: Bearer resource_metadata="<base>/.well-known/oauth-protected-resource/v1/mcp"`;
+//!   unknown, expired or revoked: the same plus `, error="invalid_token", error_description=…`;
+//! - `GET /.well-known/oauth-protected-resource/v1/mcp` (RFC 9728): `resource` `<base>/v1/mcp`,
+//!   `authorization_servers` `["<base>/auth/tenant-1"]`, `scopes_supported` (`read:jira-work`,
+//!   `write:jira-work`, `read:confluence-content.all`, `offline_access`),
+//!   `bearer_methods_supported` `["header"]`;
+//! - `GET /.well-known/oauth-authorization-server/auth/tenant-1` (RFC 8414): issuer
+//!   `<base>/auth/tenant-1`, `authorization_endpoint` `<base>/auth/authorize`, `token_endpoint`
+//!   `<base>/auth/oauth/token`, `registration_endpoint` `<base>/auth/dcr/register`,
+//!   `revocation_endpoint` `<base>/auth/oauth/revoke`, S256 only, auth methods `none` and
+//!   `client_secret_post`, `authorization_response_iss_parameter_supported: true`. The root
+//!   documents (`/.well-known/oauth-protected-resource`, `…/oauth-authorization-server`,
+//!   `…/openid-configuration`) answer 404, as Atlassian's do: discovery must be path-aware;
+//! - `POST /auth/dcr/register` (RFC 7591, JSON): `redirect_uris` must be exact loopback
+//!   `http://127.0.0.1|localhost:<port>/<path>` on an allowed host (else 400
+//!   `invalid_redirect_uri`); `token_endpoint_auth_method` `none`, `client_secret_post` or
+//!   `client_secret_basic`; grant types `authorization_code` and/or `refresh_token` → 201 with
+//!   `client_id` and, like Atlassian, a `client_secret` even for `none`, echoing the metadata;
+//! - `GET /auth/authorize`: an unknown `client_id` or a `redirect_uri` not registered exactly →
+//!   400 HTML page; otherwise errors redirect (`unsupported_response_type`, `invalid_request`
+//!   for a missing `state` or PKCE S256, `invalid_target` for a `resource` other than
+//!   `<base>/v1/mcp`); auto-consent → 302 `redirect_uri?code=…&state=…&iss=<base>/auth/tenant-1`
+//!   (codes are single-use and live 10 minutes; `scope` limits the grant to the supported
+//!   scopes named, all of them when absent);
+//! - `POST /auth/oauth/token` (form; client by `client_id`, `client_secret` when sent must
+//!   match, unknown client 401 `invalid_client`): `authorization_code` (PKCE verifier, the
+//!   code's client and `redirect_uri`, `resource` = `<base>/v1/mcp`) and `refresh_token`
+//!   (rotating; a rotated-away refresh token revokes the whole family, 400 `invalid_grant`) →
+//!   `{access_token, refresh_token, token_type: "Bearer", expires_in: 3300, scope}`;
+//! - `POST /auth/oauth/revoke` (RFC 7009, form `token`): an access token alone, a refresh
+//!   token with its family; always 200;
+//! - tools (text block with the JSON and `structuredContent`; a missing issue or page, bad JQL
+//!   or another `cloudId` than [`SANDBOX_CLOUD_ID`] is `isError: true`): `atlassianUserInfo {}`,
+//!   `getJiraIssue {cloudId, issueIdOrKey}` (the REST issue JSON: `key`, `fields.summary`,
+//!   `fields.status.name`, `fields.project.key` …), `searchJiraIssuesUsingJql {cloudId, jql,
+//!   maxResults?}` → `{issues, isLast, total}` (two `notifications/progress` first when the
+//!   call has a `progressToken`), `createJiraIssue {cloudId, projectKey, issueTypeName,
+//!   summary, description?}` → `{id, key, self}` (a real issue, validated like REST),
+//!   `getConfluencePage {cloudId, pageId}` → `{id, title, spaceId, spaceKey, body (storage),
+//!   …}`; all `readOnlyHint: true` but `createJiraIssue` (`false`). The `extra_tool` switch adds
+//!   `getJiraIssueRemoteLinks {cloudId, issueIdOrKey}` (read-only) and sends
+//!   `notifications/tools/list_changed` to every open session (heard on its GET stream);
+//!   `tool_delay_ms` holds each call, and `notifications/cancelled` stops a held call.
+//!
+//! From Rust: [`Sandbox::upstream_url`], [`Sandbox::upstream_issuer`] and
+//! [`Sandbox::upstream`] ([`UpstreamSwitches`]: `set_expires_in`, `set_consent`,
+//! `set_wrong_iss`, `set_callback_hosts`, `forget_clients`, `set_extra_tool`,
+//! `set_tool_delay`, `revoke_all`, `mint`, `counters`, `settings`).
 //!
 //! # Seed data (deterministic; dates relative to 2026-11-20T10:00Z)
 //!
@@ -131,13 +189,22 @@
 //! - `POST /__sandbox/latency` `{"ms":50}`
 //! - `GET /__sandbox/requests` the request log (each with `at_ms`, its arrival after the
 //!   sandbox started); `DELETE /__sandbox/requests` empties it
-//! - `GET /__sandbox/info` base URLs, credentials, the cloud id and the OAuth client/endpoints
+//! - `GET /__sandbox/info` base URLs, credentials, the cloud id, the OAuth client/endpoints
+//!   and the upstream MCP URLs (`upstream.mcpUrl`, `upstream.issuer`)
 //! - `GET /__sandbox/oauth` OAuth counters and settings
 //! - `POST /__sandbox/oauth` `{"expires_in":1,"grace_secs":0,"consent":true,"no_sites":false,"extra_sites":[{"id":"…","url":"…","name":"…"}]}`
 //! - `POST /__sandbox/oauth/revoke-all` revokes every token family
+//! - `GET /__sandbox/upstream` upstream MCP counters and settings: `registrations`,
+//!   `authorizations`, `code_exchanges`, `refreshes`, `families_revoked`, `revocations`,
+//!   `cancelled`, `clients` (registered now), `sessions`, `tool_calls` `{name: count}`, `calls`
+//!   `[{name, arguments}]` in order, and the switches below
+//! - `POST /__sandbox/upstream` `{"expires_in":3300,"consent":true,"wrong_iss":false,"callback_hosts":["127.0.0.1","localhost"],"forget_clients":true,"extra_tool":false,"tool_delay_ms":0,"revoke_all":true}`
+//!   (any of them; `wrong_iss` makes `iss=https://evil.example`, `forget_clients` drops every
+//!   registration so refreshes get `invalid_client`) → the same as GET
 //! - `POST /__sandbox/unreachable` `{"secs":30}`: answers 200 (`Connection: close`), then the
 //!   site is unreachable like a dead host (the port refuses connections, open keep-alive
-//!   connections are closed) and comes back on the same port after that many seconds; `0`
+//!   connections are closed, the upstream MCP server's included) and comes back on the same
+//!   port after that many seconds; `0`
 //!   brings it back now ([`Sandbox::set_reachable`] from Rust)
 //! - `POST /__sandbox/generate` `{"project":"ENG","issues":5000,"space":"ENG","pages":2000}`
 //!   adds generated issues and pages (deterministic, realistic text; at most 200000 issues and
@@ -176,6 +243,7 @@ mod sync_conf_tests;
 mod sync_tests;
 #[cfg(test)]
 mod tests;
+mod upstream;
 mod vocab;
 mod wire;
 #[cfg(test)]
@@ -203,6 +271,10 @@ pub use self::oauth::{
     SANDBOX_OAUTH_CLIENT_SECRET,
 };
 use self::routing::{Target, authenticate, dispatch, dispatch_write, route};
+pub use self::upstream::{
+    UPSTREAM_ISSUER_PATH, UPSTREAM_MCP_PATH, UPSTREAM_SCOPES, UpstreamCall, UpstreamCounters,
+    UpstreamGrant, UpstreamSettings, UpstreamSwitches,
+};
 
 /// Email accepted for Basic auth (Cloud API token mode).
 pub const SANDBOX_EMAIL: &str = "demo@example.com";
@@ -266,6 +338,8 @@ struct Shared {
     store: RwLock<seed::Store>,
     faults: Faults,
     oauth: OAuthSwitches,
+    /// The imitation of Atlassian's hosted MCP server and its authorization server.
+    upstream: upstream::Upstream,
     log: Mutex<VecDeque<TimedRequest>>,
     addr: SocketAddr,
     started: std::time::Instant,
@@ -384,6 +458,24 @@ impl Sandbox {
         &self.shared.oauth
     }
 
+    /// The upstream MCP endpoint (`http://127.0.0.1:<port>/v1/mcp`), the imitation of
+    /// Atlassian's hosted MCP server for the bridge's upstream mode.
+    pub fn upstream_url(&self) -> String {
+        format!("{}{UPSTREAM_MCP_PATH}", self.base_url())
+    }
+
+    /// The upstream authorization server's issuer (`http://127.0.0.1:<port>/auth/tenant-1`).
+    pub fn upstream_issuer(&self) -> String {
+        format!("{}{UPSTREAM_ISSUER_PATH}", self.base_url())
+    }
+
+    /// Upstream MCP server switches (token lifetime, consent, `iss`, callback hosts, forgotten
+    /// clients, the extra tool, tool delay) and counters (registrations, exchanges, refreshes,
+    /// revocations, tool calls).
+    pub fn upstream(&self) -> &UpstreamSwitches {
+        &self.shared.upstream.switches
+    }
+
     /// Every request answered so far (oldest first; control endpoints excluded), so tests can
     /// assert on what a client actually sent.
     pub fn requests(&self) -> Vec<SeenRequest> {
@@ -426,6 +518,7 @@ impl Sandbox {
     /// Stops serving: the listener closes, in-flight requests finish.
     pub async fn shutdown(mut self) {
         self.shared.gate.close();
+        self.shared.upstream.stop();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -442,6 +535,7 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         self.shared.gate.close();
+        self.shared.upstream.stop();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -459,6 +553,7 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<Sandbox> {
         store: RwLock::new(seed::Store::build()),
         faults: faults.clone(),
         oauth: OAuthSwitches::default(),
+        upstream: upstream::Upstream::default(),
         log: Mutex::new(VecDeque::new()),
         addr,
         started: std::time::Instant::now(),
@@ -606,6 +701,10 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response {
         .map(str::to_string)
         .or_else(|| parts.uri.authority().map(|a| a.to_string()))
         .unwrap_or_else(|| shared.addr.to_string());
+
+    if upstream::is_upstream_path(&path) {
+        return upstream::serve(&shared, Request::from_parts(parts, body), arrived).await;
+    }
 
     let mut dropped = false;
     let mut inflate_to = None;

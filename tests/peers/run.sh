@@ -66,3 +66,10 @@ if [ ! -d "$oidc/node_modules/oidc-provider" ] || ! cmp -s tests/peers/oidc/pack
   (cd "$oidc" && npm install --silent --no-audit --no-fund >/dev/null)
 fi
 python3 tests/peers/oidc/drive.py "$bin" --peer-dir "$oidc"
+
+# --- Upstream mode: oidc-provider (DCR) + Python MCP SDK server behind bearer auth ---
+# SPEC §11 against independent peers: `login --upstream` (RFC 9728 discovery, RFC 7591 registration
+# at oidc-provider, PKCE + resource + RFC 9207 iss), `serve` proxying an MCP server built with the
+# Python SDK (token introspection, audience = its URL) with policy and audit, refresh with rotation
+# and after a 401, `logout --upstream` with revocation. Uses the venv and oidc-provider from above.
+"$peers/venv/bin/python" tests/peers/upstream/drive.py "$bin" --peer-dir "$oidc"

@@ -251,9 +251,14 @@ impl Env {
 
     /// Like [`Env::start_login`], with the login's own timeout in seconds.
     pub fn start_login_with_timeout(&self, secs: u64) -> LoginRun {
+        self.start_login_args(&["login", "--no-browser", "--timeout", &secs.to_string()])
+    }
+
+    /// Starts the binary with `args` (a `login … --no-browser`) and reads the URL it prints.
+    pub fn start_login_args(&self, args: &[&str]) -> LoginRun {
         let mut child = self
             .command()
-            .args(["login", "--no-browser", "--timeout", &secs.to_string()])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -102,6 +102,7 @@ fn auth_fix(e: &AuthError) -> String {
         AuthError::Store(_) => {
             "make the data directory readable and writable for this user".to_string()
         }
+        AuthError::UpstreamSignIn(_) => "run `atlassian-mcp-bridge login --upstream`".to_string(),
     }
 }
 
