@@ -603,3 +603,77 @@ fn credentials_or_null(env: &Env) -> Value {
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(Value::Null)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_sign_in_is_announced_and_a_dead_one_keeps_the_tools_listed() {
+    let env = upstream_env("", "").await;
+    // A desktop that started before the sign-in learns of the upstream tools without a restart.
+    let w = Watcher::default();
+    let client = watcher_client(&env, w.clone()).await;
+    let names = tool_names(&client.list_all_tools().await.unwrap());
+    assert!(!names.iter().any(|n| n.starts_with("rovo_")), "{names:?}");
+    login_upstream(&env).await;
+    let mut announced = false;
+    for _ in 0..300 {
+        if *w.list_changed.lock().unwrap() > 0 {
+            announced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(announced, "no tools/list_changed after the sign-in");
+    let names = tool_names(&client.list_all_tools().await.unwrap());
+    assert!(names.iter().any(|n| n == "rovo_getJiraIssue"), "{names:?}");
+    client.cancel().await.ok();
+
+    // The sign-in ends: the tools stay listed, and each one says what to run.
+    let (code, _, _) = env.cli(&["logout", "--upstream"]);
+    assert_eq!(code, 0);
+    let client = env.client().await;
+    let names = tool_names(&client.list_all_tools().await.unwrap());
+    assert!(names.iter().any(|n| n == "rovo_getJiraIssue"), "{names:?}");
+    let r = call(
+        &client,
+        "rovo_getJiraIssue",
+        json!({"cloudId": CLOUD, "issueIdOrKey": "ENG-1"}),
+    )
+    .await;
+    assert!(err(&r).contains("login --upstream"), "{}", text(&r));
+    client.cancel().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_only_needs_no_site() {
+    let env = upstream_env("tools = \"upstream\"\n", "").await;
+    login_upstream(&env).await;
+    // The same home, with no [site] at all.
+    let url = env.sandbox.upstream_url();
+    std::fs::write(
+        env.home.path().join("config.toml"),
+        format!("[upstream]\nurl = \"{url}\"\ntools = \"upstream\"\n"),
+    )
+    .unwrap();
+    env.sandbox.clear_requests();
+    let client = env.client().await;
+    let info = client.peer_info().unwrap().clone();
+    assert!(info.capabilities.resources.is_none() && info.capabilities.prompts.is_none());
+    let names = tool_names(&client.list_all_tools().await.unwrap());
+    assert!(
+        !names.is_empty() && names.iter().all(|n| n.starts_with("rovo_")),
+        "{names:?}"
+    );
+    let r = call(
+        &client,
+        "rovo_getJiraIssue",
+        json!({"cloudId": CLOUD, "issueIdOrKey": "ENG-3"}),
+    )
+    .await;
+    assert_eq!(ok(&r)["key"], "ENG-3");
+    client.cancel().await.ok();
+    // Only the upstream was contacted.
+    let paths: Vec<String> = env.sandbox.requests().into_iter().map(|r| r.path).collect();
+    assert!(paths.iter().all(|p| p.starts_with("/v1/mcp")), "{paths:?}");
+    let (code, out, _) = env.cli(&["status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("only the upstream"), "{out}");
+}

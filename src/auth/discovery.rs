@@ -2,9 +2,13 @@
 //! request whose 401 names the protected-resource metadata (RFC 9728, `WWW-Authenticate:
 //! Bearer resource_metadata=…`), that document, then the authorization server's metadata
 //! (RFC 8414, path-aware, OpenID configuration as fallback). Every request is recorded in the
-//! caller's [`CallTrace`]; nothing follows redirects; plain HTTP is refused except on loopback.
+//! caller's [`CallTrace`]; nothing follows redirects; plain HTTP is refused except on loopback
+//! behind a loopback MCP URL ([`Schemes`]). Also which scopes to ask for (the MCP
+//! authorization spec's selection: the challenge's, else the protected resource's, else none).
 
 mod fetch;
+#[cfg(test)]
+mod mock;
 mod www_authenticate;
 
 use serde::Deserialize;
@@ -14,7 +18,7 @@ use crate::sanitize::clean_text;
 use crate::upstream::CallTrace;
 use fetch::{Got, first_found, get_json, parse, probe, unexpected};
 
-pub use www_authenticate::resource_metadata;
+pub use www_authenticate::{challenge_scope, resource_metadata};
 
 const STEP_PROBE: &str = "asking the MCP server how to sign in";
 const STEP_PRM: &str = "reading the protected-resource metadata";
@@ -37,8 +41,10 @@ pub struct Discovered {
     pub registration_endpoint: Option<Url>,
     /// Token revocation (RFC 7009), when offered.
     pub revocation_endpoint: Option<Url>,
-    /// Scopes to ask for: the protected resource's, else the authorization server's.
-    pub scopes_supported: Vec<String>,
+    /// The scopes to ask for (and register with): the 401 challenge's `scope`, else the
+    /// protected resource's `scopes_supported`, else none; plus `offline_access` when the
+    /// authorization server lists it, for a refresh token. Never the server's whole list.
+    pub scopes: Vec<String>,
     /// `token_endpoint_auth_methods_supported` as advertised (empty when not stated).
     pub auth_methods: Vec<String>,
     /// True when the server puts `iss` in authorization responses (RFC 9207).
@@ -82,9 +88,10 @@ pub enum DiscoveryError {
         /// What to do about it.
         hint: &'static str,
     },
-    /// A URL the sign-in would send credentials to is plain HTTP on a non-loopback host.
+    /// A URL the sign-in would send credentials to is not HTTPS, and plain http is not
+    /// allowed there (see [`Schemes`]).
     #[error(
-        "{step}: {url} is plain http on another machine; the sign-in only talks HTTPS (http is allowed on 127.0.0.1 and localhost only)"
+        "{step}: {url} is refused; the sign-in only talks HTTPS (plain http only to 127.0.0.1 or localhost, and only when upstream.url is itself plain http there)"
     )]
     Insecure {
         /// Which step.
@@ -142,11 +149,13 @@ pub async fn discover(
     trace: &CallTrace,
     mcp_url: &Url,
 ) -> Result<Discovered, DiscoveryError> {
-    let mcp_url = &checked(STEP_PROBE, mcp_url)?;
-    let (probe_status, pointed) = probe(http, trace, mcp_url).await?;
-    let (prm_url, prm) = match pointed {
+    let schemes = Schemes::for_mcp(mcp_url);
+    let mcp_url = &schemes.check(STEP_PROBE, mcp_url)?;
+    let probed = probe(http, trace, mcp_url).await?;
+    let probe_status = probed.status;
+    let (prm_url, prm) = match probed.resource_metadata {
         Some(url) => {
-            let url = checked(STEP_PRM, &url)?;
+            let url = schemes.check(STEP_PRM, &url)?;
             let doc = match get_json(http, trace, STEP_PRM, &url).await? {
                 Got::Json(doc) => doc,
                 Got::Status(detail) => {
@@ -197,7 +206,7 @@ pub async fn discover(
             "the server is misconfigured",
         )
     })?;
-    let issuer_url = checked(STEP_AS, &issuer_url)?;
+    let issuer_url = schemes.check(STEP_AS, &issuer_url)?;
     let (meta_url, meta) = first_found(
         http,
         trace,
@@ -232,7 +241,7 @@ pub async fn discover(
                 "the authorization server is misconfigured",
             )
         })?;
-        checked(STEP_AS, &url)
+        schemes.check(STEP_AS, &url)
     };
     let optional = |what: &str, value: &Option<String>| -> Result<Option<Url>, DiscoveryError> {
         value.as_deref().map(|v| endpoint(what, v)).transpose()
@@ -243,11 +252,11 @@ pub async fn discover(
         token_endpoint: endpoint("token_endpoint", &meta.token_endpoint)?,
         registration_endpoint: optional("registration_endpoint", &meta.registration_endpoint)?,
         revocation_endpoint: optional("revocation_endpoint", &meta.revocation_endpoint)?,
-        scopes_supported: prm
-            .scopes_supported
-            .filter(|s| !s.is_empty())
-            .or(meta.scopes_supported)
-            .unwrap_or_default(),
+        scopes: choose_scopes(
+            probed.scope,
+            prm.scopes_supported,
+            meta.scopes_supported.as_deref(),
+        ),
         auth_methods: meta
             .token_endpoint_auth_methods_supported
             .unwrap_or_default(),
@@ -350,16 +359,56 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// `url` when it is https, or http on loopback.
-fn checked(step: &'static str, url: &Url) -> Result<Url, DiscoveryError> {
-    match url.scheme() {
-        "https" => Ok(url.clone()),
-        "http" if is_loopback(url) => Ok(url.clone()),
-        _ => Err(DiscoveryError::Insecure {
-            step,
-            url: url.to_string(),
-        }),
+/// Where the sign-in may send requests (and with them codes, verifiers, client secrets):
+/// HTTPS anywhere; plain http only to loopback, and only when the MCP URL itself is plain http
+/// on loopback (a local server, the sandbox). Behind an https MCP URL, a remote server's
+/// metadata could otherwise point the bridge at services on this machine.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schemes {
+    http_loopback: bool,
+}
+
+impl Schemes {
+    /// The rules for a sign-in to the MCP server at `mcp_url`.
+    pub(crate) fn for_mcp(mcp_url: &Url) -> Self {
+        Schemes {
+            http_loopback: mcp_url.scheme() == "http" && is_loopback(mcp_url),
+        }
     }
+
+    /// `url` when the sign-in may talk to it, else [`DiscoveryError::Insecure`] for `step`.
+    pub(crate) fn check(&self, step: &'static str, url: &Url) -> Result<Url, DiscoveryError> {
+        match url.scheme() {
+            "https" => Ok(url.clone()),
+            "http" if self.http_loopback && is_loopback(url) => Ok(url.clone()),
+            _ => Err(DiscoveryError::Insecure {
+                step,
+                url: url.to_string(),
+            }),
+        }
+    }
+}
+
+/// The MCP authorization spec's scope selection: the challenge's `scope`, else the protected
+/// resource's `scopes_supported`, else none (the authorization server's own list is never
+/// asked for whole: for OpenID servers it is `openid profile email …`). `offline_access` is
+/// added when the authorization server lists it, since without it there is no refresh token.
+fn choose_scopes(
+    challenge: Option<Vec<String>>,
+    resource: Option<Vec<String>>,
+    server: Option<&[String]>,
+) -> Vec<String> {
+    const OFFLINE: &str = "offline_access";
+    let mut scopes = challenge
+        .filter(|s| !s.is_empty())
+        .or(resource)
+        .unwrap_or_default();
+    if server.is_some_and(|s| s.iter().any(|x| x == OFFLINE))
+        && !scopes.iter().any(|x| x == OFFLINE)
+    {
+        scopes.push(OFFLINE.to_string());
+    }
+    scopes
 }
 
 #[cfg(test)]

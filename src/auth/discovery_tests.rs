@@ -1,156 +1,11 @@
-//! Discovery against real HTTP servers on 127.0.0.1, and [`Mock`], the table-driven server the
-//! registration and upstream sign-in tests use too.
+//! Discovery against real HTTP servers on 127.0.0.1, and the fixtures the registration and
+//! upstream sign-in tests use too (the [`Mock`] server itself is in `discovery/mock.rs`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method as HttpMethod, Uri};
 use serde_json::{Value, json};
 use url::Url;
 
+pub(crate) use super::mock::{Mock, Reply, Seen};
 use super::*;
-
-/// One request the mock received.
-#[derive(Debug, Clone)]
-pub(crate) struct Seen {
-    pub method: String,
-    pub path: String,
-    pub query: HashMap<String, String>,
-    pub headers: HeaderMap,
-    pub body: String,
-}
-
-impl Seen {
-    /// The body as a form.
-    pub fn form(&self) -> HashMap<String, String> {
-        url::form_urlencoded::parse(self.body.as_bytes())
-            .into_owned()
-            .collect()
-    }
-
-    /// The body as JSON.
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap()
-    }
-}
-
-/// What the mock answers.
-pub(crate) struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl Reply {
-    pub fn json(status: u16, v: Value) -> Self {
-        Reply {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: v.to_string(),
-        }
-    }
-
-    pub fn status(status: u16) -> Self {
-        Reply {
-            status,
-            headers: vec![],
-            body: String::new(),
-        }
-    }
-
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-}
-
-type Responder = Arc<dyn Fn(&Seen) -> Reply + Send + Sync>;
-
-#[derive(Clone, Default)]
-struct MockState {
-    routes: Arc<Mutex<HashMap<(String, String), Responder>>>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-/// A server on 127.0.0.1: answers per (method, path), 404 otherwise; records every request.
-pub(crate) struct Mock {
-    pub base: String,
-    state: MockState,
-}
-
-impl Mock {
-    pub async fn start() -> Mock {
-        let state = MockState::default();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Mock { base, state }
-    }
-
-    pub fn url(&self, path: &str) -> Url {
-        Url::parse(&format!("{}{path}", self.base)).unwrap()
-    }
-
-    pub fn route(
-        &self,
-        method: &str,
-        path: &str,
-        f: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
-    ) {
-        self.state
-            .routes
-            .lock()
-            .unwrap()
-            .insert((method.into(), path.into()), Arc::new(f));
-    }
-
-    pub fn json(&self, method: &str, path: &str, status: u16, v: Value) {
-        self.route(method, path, move |_| Reply::json(status, v.clone()));
-    }
-
-    pub fn seen(&self) -> Vec<Seen> {
-        self.state.seen.lock().unwrap().clone()
-    }
-}
-
-async fn handle(
-    axum::extract::State(state): axum::extract::State<MockState>,
-    method: HttpMethod,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> axum::response::Response {
-    let seen = Seen {
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        query: url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect(),
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    };
-    state.seen.lock().unwrap().push(seen.clone());
-    let responder = state
-        .routes
-        .lock()
-        .unwrap()
-        .get(&(seen.method.clone(), seen.path.clone()))
-        .cloned();
-    let reply = responder.map(|f| f(&seen)).unwrap_or(Reply::status(404));
-    let mut response = axum::response::Response::new(axum::body::Body::from(reply.body));
-    *response.status_mut() = axum::http::StatusCode::from_u16(reply.status).unwrap();
-    for (k, v) in reply.headers {
-        response.headers_mut().insert(
-            axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            v.parse().unwrap(),
-        );
-    }
-    response
-}
 
 /// An MCP server at `/v1/mcp` whose 401 names path-aware PRM, pointing to an issuer at
 /// `/tenant1` with path-inserted RFC 8414 metadata; the root PRM answers 404.
@@ -236,7 +91,7 @@ async fn discovers_through_the_401_challenge_path_aware() {
         d.revocation_endpoint.unwrap().as_str(),
         format!("{base}/oauth/revoke")
     );
-    assert_eq!(d.scopes_supported, ["read:jira-work", "offline_access"]);
+    assert_eq!(d.scopes, ["read:jira-work", "offline_access"]);
     assert_eq!(d.auth_methods, ["none", "client_secret_post"]);
     assert!(d.iss_parameter_supported);
     assert_eq!(
@@ -294,8 +149,9 @@ async fn without_a_challenge_the_path_aware_prm_is_found_though_the_root_one_404
     );
     let (got, trace) = run(&mock).await;
     let d = got.unwrap();
-    // No PRM scopes: the authorization server's are used.
-    assert_eq!(d.scopes_supported, ["ignored-when-prm-lists-scopes"]);
+    // No PRM scopes and none in the challenge: none are asked for, whatever the
+    // authorization server lists.
+    assert!(d.scopes.is_empty(), "{:?}", d.scopes);
     assert_eq!(
         trace[1],
         "GET /.well-known/oauth-protected-resource/v1/mcp 404"
@@ -480,4 +336,104 @@ async fn unreachable_is_told_apart_from_a_wrong_answer() {
     let err = run(&mock).await.0.unwrap_err();
     assert!(matches!(err, DiscoveryError::Unexpected { .. }), "{err}");
     assert!(err.to_string().contains("not JSON"), "{err}");
+}
+
+#[tokio::test]
+async fn scopes_come_from_the_challenge_then_the_prm_never_from_the_server_alone() {
+    const PRM: &str = "/.well-known/oauth-protected-resource/v1/mcp";
+    const ASM: &str = "/.well-known/oauth-authorization-server/tenant1";
+    let mock = Mock::start().await;
+    upstream_fixture(&mock, false);
+    let base = mock.base.clone();
+    let prm = |scopes: Option<&[&str]>| {
+        let mut doc = json!({"resource": format!("{base}/v1/mcp"),
+                             "authorization_servers": [format!("{base}/tenant1")]});
+        if let Some(scopes) = scopes {
+            doc["scopes_supported"] = json!(scopes);
+        }
+        doc
+    };
+    let meta = |scopes: &[&str]| {
+        let mut meta = as_metadata(&mock.base, "/tenant1", false);
+        meta["scopes_supported"] = json!(scopes);
+        meta
+    };
+    let scopes = |mock: &Mock| {
+        let mock_url = mock.url("/v1/mcp");
+        async move {
+            discover(&client(), &CallTrace::new(), &mock_url)
+                .await
+                .unwrap()
+                .scopes
+        }
+    };
+
+    // Only the authorization server lists scopes (the OpenID set among them): none are asked
+    // for but offline_access, which it supports.
+    mock.json("GET", PRM, 200, prm(None));
+    mock.json(
+        "GET",
+        ASM,
+        200,
+        meta(&["openid", "profile", "email", "offline_access"]),
+    );
+    assert_eq!(scopes(&mock).await, ["offline_access"]);
+    mock.json("GET", ASM, 200, meta(&["openid", "profile", "email"]));
+    assert!(scopes(&mock).await.is_empty());
+
+    // The PRM's scopes, and offline_access when the server supports it.
+    mock.json("GET", PRM, 200, prm(Some(&["read:jira-work"])));
+    assert_eq!(scopes(&mock).await, ["read:jira-work"]);
+    mock.json("GET", ASM, 200, meta(&["x", "offline_access"]));
+    assert_eq!(scopes(&mock).await, ["read:jira-work", "offline_access"]);
+
+    // The 401 challenge's `scope` wins over the PRM's.
+    let challenge =
+        format!("Bearer resource_metadata=\"{base}{PRM}\", scope=\"a b\", error=\"invalid_token\"");
+    mock.route("POST", "/v1/mcp", move |_| {
+        Reply::status(401).header("www-authenticate", &challenge)
+    });
+    assert_eq!(scopes(&mock).await, ["a", "b", "offline_access"]);
+    mock.json("GET", ASM, 200, meta(&["a"]));
+    assert_eq!(scopes(&mock).await, ["a", "b"]);
+}
+
+#[test]
+fn plain_http_is_allowed_only_behind_a_plain_http_loopback_mcp_url() {
+    let url = |u: &str| Url::parse(u).unwrap();
+    let insecure = |rules: &Schemes, u: &str| {
+        matches!(
+            rules.check(STEP_AS, &url(u)),
+            Err(DiscoveryError::Insecure { .. })
+        )
+    };
+    // Behind an https MCP URL, a document naming a local http service is refused: the remote
+    // server must not make the bridge send codes and verifiers to this machine's services.
+    let remote = Schemes::for_mcp(&url("https://mcp.example/v1/mcp"));
+    for refused in [
+        "http://127.0.0.1:9/token",
+        "http://localhost/authorize",
+        "http://[::1]:8/register",
+        "http://auth.example/t1",
+        "ftp://auth.example/t1",
+    ] {
+        assert!(insecure(&remote, refused), "{refused}");
+    }
+    assert!(!insecure(&remote, "https://auth.example/t1"));
+    assert!(!insecure(&remote, "https://127.0.0.1/t1"));
+
+    // A local MCP server over http (the sandbox, tests) may use local http endpoints.
+    let local = Schemes::for_mcp(&url("http://127.0.0.1:8080/v1/mcp"));
+    for allowed in [
+        "http://127.0.0.1:9/token",
+        "http://localhost/authorize",
+        "https://auth.example/t1",
+    ] {
+        assert!(!insecure(&local, allowed), "{allowed}");
+    }
+    assert!(insecure(&local, "http://auth.example/t1"));
+
+    // An MCP URL on plain http elsewhere is refused itself.
+    let elsewhere = url("http://mcp.example/v1/mcp");
+    assert!(insecure(&Schemes::for_mcp(&elsewhere), elsewhere.as_str()));
 }

@@ -95,8 +95,8 @@ pub async fn register(
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
     });
-    if !d.scopes_supported.is_empty() {
-        body["scope"] = d.scopes_supported.join(" ").into();
+    if !d.scopes.is_empty() {
+        body["scope"] = d.scopes.join(" ").into();
     }
     let (status, bytes) = post_json(http, trace, url, &body).await?;
     if !status.is_success() {

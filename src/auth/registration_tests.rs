@@ -13,7 +13,7 @@ fn discovered(mock: &Mock, scopes: &[&str]) -> Discovered {
         token_endpoint: mock.url("/oauth/token"),
         registration_endpoint: Some(mock.url("/dcr/register")),
         revocation_endpoint: Some(mock.url("/oauth/revoke")),
-        scopes_supported: scopes.iter().map(|s| s.to_string()).collect(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
         auth_methods: vec!["none".into()],
         iss_parameter_supported: true,
     }

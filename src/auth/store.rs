@@ -1,17 +1,25 @@
 //! The credential store: `<home>/credentials.json`, mode 0600 from creation, written atomically,
-//! guarded by an exclusive lock file so several bridge processes can share it.
+//! guarded by an exclusive lock file so several bridge processes can share it. An unreadable
+//! file or entry is never dropped in silence: reading it is an error, saving the other entry
+//! keeps it as it was, and replacing it keeps a 0600 copy at `credentials.json.corrupt`.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::secret::Secret;
 
 /// Store format version.
 const VERSION: u32 = 1;
+
+/// What replaces an unreadable site sign-in.
+const SITE_LOGIN: &str = "atlassian-mcp-bridge login";
+/// What replaces an unreadable upstream sign-in.
+const UPSTREAM_LOGIN: &str = "atlassian-mcp-bridge login --upstream";
 
 /// Why the store could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -24,15 +32,15 @@ pub enum StoreError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The file is not a credential store this version understands.
-    #[error(
-        "credential store {path} is unreadable ({reason}); run `atlassian-mcp-bridge login` to replace it"
-    )]
+    /// The file, or the entry asked for, is not one this version understands.
+    #[error("credential store {path} is unreadable ({reason}); run `{fix}` to replace it")]
     Corrupt {
         /// The file.
         path: String,
         /// What is wrong.
         reason: String,
+        /// The command whose sign-in replaces it (a copy of the old file is kept).
+        fix: &'static str,
     },
 }
 
@@ -82,17 +90,13 @@ impl Credentials {
 
 /// How the bridge is registered with an upstream MCP server's authorization server (RFC 7591),
 /// and where that server's endpoints are: kept so a sign-in needs no new registration, and so
-/// refresh and revocation know where to go.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// refresh and revocation know where to go. Deliberately not `Serialize`: its client secret is
+/// written only by the store, into the 0600 file.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Registration {
     /// The client id the authorization server issued.
     pub client_id: String,
     /// A client secret, when the server issued one (Atlassian does, even for `none`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "stored_secret"
-    )]
     pub client_secret: Option<Secret>,
     /// How the client authenticates at the token endpoint: `none`, `client_secret_post` or
     /// `client_secret_basic` (what the registration answered).
@@ -106,13 +110,10 @@ pub struct Registration {
     /// Token endpoint.
     pub token_endpoint: String,
     /// Revocation endpoint (RFC 7009), when advertised.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint: Option<String>,
     /// Registration endpoint, to register again when the server forgets the client.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_endpoint: Option<String>,
     /// True when the server advertises `authorization_response_iss_parameter_supported`.
-    #[serde(default)]
     pub iss_in_response: bool,
 }
 
@@ -150,14 +151,6 @@ pub struct UpstreamEntry {
     pub tokens: Option<UpstreamTokens>,
 }
 
-/// Writes a secret into the 0600 file (the only place it is serialized).
-fn stored_secret<S: serde::Serializer>(v: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(secret) => s.serialize_some(secret.expose()),
-        None => s.serialize_none(),
-    }
-}
-
 fn needs_refresh(
     obtained_at: OffsetDateTime,
     expires_at: OffsetDateTime,
@@ -168,25 +161,152 @@ fn needs_refresh(
     now + margin >= expires_at
 }
 
-/// On-disk form of the whole file: the site's sign-in (flattened at the top level, as it
-/// always was) and the upstream entry.
-#[derive(Serialize, Deserialize, Default)]
+/// One entry of the file as read: absent, understood, or present but unreadable, in which
+/// case its JSON is kept as it was so that saving the other entry writes it back unchanged.
+#[derive(Default)]
+enum Part<T, R> {
+    #[default]
+    Absent,
+    Read(T),
+    Unreadable {
+        raw: R,
+        reason: String,
+    },
+}
+
+impl<T, R> Part<T, R> {
+    fn out(&self) -> Option<Written<'_, T, R>> {
+        match self {
+            Part::Absent => None,
+            Part::Read(t) => Some(Written::Read(t)),
+            Part::Unreadable { raw, .. } => Some(Written::Raw(raw)),
+        }
+    }
+}
+
+/// The whole file: the site's sign-in (its fields flat at the top level, as they always
+/// were) and the upstream entry under `upstream`.
+#[derive(Default)]
 struct OnDisk {
-    #[serde(default)]
+    site: Part<Stored, Map<String, Value>>,
+    upstream: Part<StoredUpstream, Value>,
+}
+
+impl OnDisk {
+    /// Reads the file's text. Whole-file problems (not JSON, not an object, another version)
+    /// are errors; a broken entry is kept as [`Part::Unreadable`] without touching the other.
+    fn parse(text: &str) -> Result<OnDisk, String> {
+        let mut top: Map<String, Value> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let version = match top.remove("version") {
+            None => 0,
+            Some(v) => serde_json::from_value(v).map_err(|e| format!("version: {e}"))?,
+        };
+        if version != VERSION {
+            return Err(format!("format version {version}"));
+        }
+        let upstream = match top.remove("upstream") {
+            None | Some(Value::Null) => Part::Absent,
+            Some(raw) => match serde_path_to_error::deserialize::<_, StoredUpstream>(&raw) {
+                Ok(u) => Part::Read(u),
+                Err(e) => Part::Unreadable {
+                    reason: format!("upstream.{}: {}", e.path(), e.inner()),
+                    raw,
+                },
+            },
+        };
+        let site = if top.is_empty() {
+            Part::Absent
+        } else {
+            match serde_path_to_error::deserialize::<_, Stored>(&Value::Object(top.clone())) {
+                Ok(s) => Part::Read(s),
+                Err(e) => Part::Unreadable {
+                    raw: top,
+                    reason: format!("the site sign-in's {}: {}", e.path(), e.inner()),
+                },
+            }
+        };
+        Ok(OnDisk { site, upstream })
+    }
+}
+
+/// What [`OnDisk`] is written as.
+#[derive(Serialize)]
+struct OnDiskOut<'a> {
     version: u32,
-    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
-    site: Option<Stored>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    upstream: Option<StoredUpstream>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    site: Option<Written<'a, Stored, Map<String, Value>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream: Option<Written<'a, StoredUpstream, Value>>,
+}
+
+/// An entry as written: understood, or the unreadable JSON as it was read.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Written<'a, T, R> {
+    Read(&'a T),
+    Raw(&'a R),
 }
 
 #[derive(Serialize, Deserialize)]
 struct StoredUpstream {
     url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    registration: Option<Registration>,
+    registration: Option<StoredRegistration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tokens: Option<StoredTokens>,
+}
+
+/// On-disk form of a [`Registration`]; the client secret is a plain string only here.
+#[derive(Serialize, Deserialize)]
+struct StoredRegistration {
+    client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+    auth_method: String,
+    redirect_uri: String,
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revocation_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    registration_endpoint: Option<String>,
+    #[serde(default)]
+    iss_in_response: bool,
+}
+
+impl From<&Registration> for StoredRegistration {
+    fn from(r: &Registration) -> Self {
+        StoredRegistration {
+            client_id: r.client_id.clone(),
+            client_secret: r.client_secret.as_ref().map(|s| s.expose().to_string()),
+            auth_method: r.auth_method.clone(),
+            redirect_uri: r.redirect_uri.clone(),
+            issuer: r.issuer.clone(),
+            authorization_endpoint: r.authorization_endpoint.clone(),
+            token_endpoint: r.token_endpoint.clone(),
+            revocation_endpoint: r.revocation_endpoint.clone(),
+            registration_endpoint: r.registration_endpoint.clone(),
+            iss_in_response: r.iss_in_response,
+        }
+    }
+}
+
+impl From<StoredRegistration> for Registration {
+    fn from(r: StoredRegistration) -> Self {
+        Registration {
+            client_id: r.client_id,
+            client_secret: r.client_secret.map(Secret::new),
+            auth_method: r.auth_method,
+            redirect_uri: r.redirect_uri,
+            issuer: r.issuer,
+            authorization_endpoint: r.authorization_endpoint,
+            token_endpoint: r.token_endpoint,
+            revocation_endpoint: r.revocation_endpoint,
+            registration_endpoint: r.registration_endpoint,
+            iss_in_response: r.iss_in_response,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -237,6 +357,13 @@ impl CredentialStore {
         &self.path
     }
 
+    /// Where an unreadable file is copied before a save replaces it.
+    pub fn corrupt_copy_path(&self) -> PathBuf {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".corrupt");
+        self.path.with_file_name(name)
+    }
+
     fn lock_path(&self) -> PathBuf {
         self.path.with_extension("lock")
     }
@@ -248,27 +375,58 @@ impl CredentialStore {
         }
     }
 
-    /// Reads the whole file; an absent file is an empty one.
-    fn read_file(&self) -> Result<OnDisk, StoreError> {
+    fn corrupt(&self, reason: String, fix: &'static str) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.display().to_string(),
+            reason,
+            fix,
+        }
+    }
+
+    /// Reads the whole file; an absent file is an empty one. `fix` is what the error for an
+    /// unreadable file tells the user to run.
+    fn read_file(&self, fix: &'static str) -> Result<OnDisk, StoreError> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(OnDisk::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(self.corrupt("not UTF-8 text".into(), fix));
+            }
             Err(e) => return Err(self.io(&self.path, e)),
         };
-        let corrupt = |reason: String| StoreError::Corrupt {
-            path: self.path.display().to_string(),
-            reason,
-        };
-        let file: OnDisk = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
-        if file.version != VERSION {
-            return Err(corrupt(format!("format version {}", file.version)));
+        OnDisk::parse(&text).map_err(|reason| self.corrupt(reason, fix))
+    }
+
+    /// Reads the file to change one entry: an unreadable file counts as empty, after a copy of
+    /// it is kept aside (a sign-in must be able to replace what `load` reported as corrupt).
+    fn read_for_update(&self) -> Result<OnDisk, StoreError> {
+        match self.read_file(SITE_LOGIN) {
+            Err(StoreError::Corrupt { .. }) => {
+                self.keep_aside()?;
+                Ok(OnDisk::default())
+            }
+            other => other,
         }
-        Ok(file)
+    }
+
+    /// Copies the current file to [`Self::corrupt_copy_path`] (0600, atomically).
+    fn keep_aside(&self) -> Result<(), StoreError> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(self.io(&self.path, e)),
+        };
+        self.write_private(&self.corrupt_copy_path(), &bytes)
     }
 
     /// Reads the stored credentials; `None` when nobody has signed in.
     pub fn load(&self) -> Result<Option<Credentials>, StoreError> {
-        Ok(self.read_file()?.site.map(|s| Credentials {
+        let s = match self.read_file(SITE_LOGIN)?.site {
+            Part::Absent => return Ok(None),
+            Part::Unreadable { reason, .. } => return Err(self.corrupt(reason, SITE_LOGIN)),
+            Part::Read(s) => s,
+        };
+        Ok(Some(Credentials {
             client_id: s.client_id,
             access_token: Secret::new(s.access_token),
             refresh_token: s.refresh_token.map(Secret::new),
@@ -282,11 +440,17 @@ impl CredentialStore {
         }))
     }
 
-    /// Reads the upstream entry (SPEC §11); `None` when there is none.
+    /// Reads the upstream entry (SPEC §11); `None` when there is none. An unreadable site
+    /// sign-in beside it does not stop it.
     pub fn load_upstream(&self) -> Result<Option<UpstreamEntry>, StoreError> {
-        Ok(self.read_file()?.upstream.map(|u| UpstreamEntry {
+        let u = match self.read_file(UPSTREAM_LOGIN)?.upstream {
+            Part::Absent => return Ok(None),
+            Part::Unreadable { reason, .. } => return Err(self.corrupt(reason, UPSTREAM_LOGIN)),
+            Part::Read(u) => u,
+        };
+        Ok(Some(UpstreamEntry {
             url: u.url,
-            registration: u.registration,
+            registration: u.registration.map(Registration::from),
             tokens: u.tokens.map(|t| UpstreamTokens {
                 access_token: Secret::new(t.access_token),
                 refresh_token: t.refresh_token.map(Secret::new),
@@ -297,10 +461,15 @@ impl CredentialStore {
         }))
     }
 
-    /// Writes the site's credentials, keeping the upstream entry. Callers hold the lock.
+    /// Writes the site's credentials, keeping the upstream entry (even an unreadable one, as
+    /// it was). An unreadable file or site entry is replaced, a copy kept aside. Callers hold
+    /// the lock.
     pub fn save(&self, c: &Credentials) -> Result<(), StoreError> {
-        let mut file = self.read_file()?;
-        file.site = Some(Stored {
+        let mut file = self.read_for_update()?;
+        if matches!(file.site, Part::Unreadable { .. }) {
+            self.keep_aside()?;
+        }
+        file.site = Part::Read(Stored {
             client_id: c.client_id.clone(),
             access_token: c.access_token.expose().to_string(),
             refresh_token: c.refresh_token.as_ref().map(|t| t.expose().to_string()),
@@ -312,15 +481,20 @@ impl CredentialStore {
             site_name: c.site_name.clone(),
             account: c.account.clone(),
         });
-        self.write_file(file)
+        self.write_file(&file)
     }
 
-    /// Writes the upstream entry, keeping the site's credentials. Callers hold the lock.
+    /// Writes the upstream entry, keeping the site's credentials (even unreadable ones, as
+    /// they were). An unreadable file or upstream entry is replaced, a copy kept aside.
+    /// Callers hold the lock.
     pub fn save_upstream(&self, u: &UpstreamEntry) -> Result<(), StoreError> {
-        let mut file = self.read_file()?;
-        file.upstream = Some(StoredUpstream {
+        let mut file = self.read_for_update()?;
+        if matches!(file.upstream, Part::Unreadable { .. }) {
+            self.keep_aside()?;
+        }
+        file.upstream = Part::Read(StoredUpstream {
             url: u.url.clone(),
-            registration: u.registration.clone(),
+            registration: u.registration.as_ref().map(StoredRegistration::from),
             tokens: u.tokens.as_ref().map(|t| StoredTokens {
                 access_token: t.access_token.expose().to_string(),
                 refresh_token: t.refresh_token.as_ref().map(|r| r.expose().to_string()),
@@ -329,22 +503,30 @@ impl CredentialStore {
                 scopes: t.scopes.clone(),
             }),
         });
-        self.write_file(file)
+        self.write_file(&file)
     }
 
-    /// Writes the file atomically: a 0600 temp file in the same directory, fsync, rename,
-    /// fsync of the directory. The file is never readable by others, not even for an instant.
-    /// An empty file is removed instead.
-    fn write_file(&self, mut file: OnDisk) -> Result<(), StoreError> {
-        if file.site.is_none() && file.upstream.is_none() {
+    /// Writes the file; an empty one is removed instead.
+    fn write_file(&self, file: &OnDisk) -> Result<(), StoreError> {
+        let out = OnDiskOut {
+            version: VERSION,
+            site: file.site.out(),
+            upstream: file.upstream.out(),
+        };
+        if out.site.is_none() && out.upstream.is_none() {
             return self.remove_file().map(|_| ());
         }
-        file.version = VERSION;
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        create_private_dir(dir).map_err(|e| self.io(dir, e))?;
-        let mut bytes = serde_json::to_vec_pretty(&file)
+        let mut bytes = serde_json::to_vec_pretty(&out)
             .map_err(|e| self.io(&self.path, std::io::Error::other(e.to_string())))?;
         bytes.push(b'\n');
+        self.write_private(&self.path, &bytes)
+    }
+
+    /// Writes `target` atomically: a 0600 temp file in the same directory, fsync, rename,
+    /// fsync of the directory. The file is never readable by others, not even for an instant.
+    fn write_private(&self, target: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let dir = target.parent().unwrap_or(Path::new("."));
+        create_private_dir(dir).map_err(|e| self.io(dir, e))?;
         let tmp = dir.join(format!(
             ".credentials.{}.{}.tmp",
             std::process::id(),
@@ -352,38 +534,40 @@ impl CredentialStore {
         ));
         let result = (|| {
             let mut f = private_file(&tmp)?;
-            f.write_all(&bytes)?;
+            f.write_all(bytes)?;
             f.sync_all()?;
-            std::fs::rename(&tmp, &self.path)?;
+            std::fs::rename(&tmp, target)?;
             sync_dir(dir)
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
-        result.map_err(|e| self.io(&self.path, e))
+        result.map_err(|e| self.io(target, e))
     }
 
-    /// Deletes the site's credentials (the upstream entry stays); true when there were any.
+    /// Deletes the site's credentials, readable or not (the upstream entry stays); true when
+    /// there were any.
     pub fn delete(&self) -> Result<bool, StoreError> {
-        let mut file = match self.read_file() {
+        let mut file = match self.read_file(SITE_LOGIN) {
             Ok(f) => f,
             // An unreadable file is removed whole: `logout` must always be able to clean up.
             Err(StoreError::Corrupt { .. }) => return self.remove_file(),
             Err(e) => return Err(e),
         };
-        let had = file.site.take().is_some();
+        let had = !matches!(std::mem::take(&mut file.site), Part::Absent);
         if had {
-            self.write_file(file)?;
+            self.write_file(&file)?;
         }
         Ok(had)
     }
 
-    /// Deletes the upstream entry (the site's sign-in stays); true when there was one.
+    /// Deletes the upstream entry, readable or not (the site's sign-in stays); true when there
+    /// was one.
     pub fn delete_upstream(&self) -> Result<bool, StoreError> {
-        let mut file = self.read_file()?;
-        let had = file.upstream.take().is_some();
+        let mut file = self.read_file(UPSTREAM_LOGIN)?;
+        let had = !matches!(std::mem::take(&mut file.upstream), Part::Absent);
         if had {
-            self.write_file(file)?;
+            self.write_file(&file)?;
         }
         Ok(had)
     }
@@ -498,162 +682,5 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample() -> Credentials {
-        let now = OffsetDateTime::now_utc();
-        Credentials {
-            client_id: "client".into(),
-            access_token: Secret::new("access-123"),
-            refresh_token: Some(Secret::new("refresh-456")),
-            expires_at: now + time::Duration::hours(1),
-            obtained_at: now,
-            scopes: vec!["read:jira-work".into()],
-            cloud_id: "cid".into(),
-            site_url: "https://acme.atlassian.net".into(),
-            site_name: Some("acme".into()),
-            account: Account {
-                account_id: Some("acc".into()),
-                name: Some("Ann".into()),
-                email: None,
-            },
-        }
-    }
-
-    #[test]
-    fn round_trip_and_mode_0600() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = CredentialStore::in_dir(&dir.path().join("home"));
-        assert!(store.load().unwrap().is_none());
-        store.save(&sample()).unwrap();
-        let back = store.load().unwrap().unwrap();
-        assert_eq!(back.access_token.expose(), "access-123");
-        assert_eq!(back.refresh_token.unwrap().expose(), "refresh-456");
-        assert_eq!(back.account.name.as_deref(), Some("Ann"));
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(store.path())
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
-            let dir_mode = std::fs::metadata(dir.path().join("home"))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(dir_mode & 0o777, 0o700);
-        }
-        // No temp files left behind.
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("home"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
-        assert!(store.delete().unwrap());
-        assert!(!store.delete().unwrap());
-    }
-
-    #[test]
-    fn debug_never_shows_tokens() {
-        let shown = format!("{:?}", sample());
-        assert!(
-            !shown.contains("access-123") && !shown.contains("refresh-456"),
-            "{shown}"
-        );
-    }
-
-    #[test]
-    fn refresh_margin_scales_with_lifetime() {
-        let mut c = sample();
-        let now = OffsetDateTime::now_utc();
-        c.obtained_at = now;
-        c.expires_at = now + time::Duration::hours(1);
-        assert!(!c.needs_refresh(now));
-        assert!(c.needs_refresh(now + time::Duration::minutes(59) + time::Duration::seconds(30)));
-        c.expires_at = now + time::Duration::seconds(10);
-        assert!(!c.needs_refresh(now + time::Duration::seconds(7)));
-        assert!(c.needs_refresh(now + time::Duration::seconds(8)));
-    }
-
-    fn upstream_sample() -> UpstreamEntry {
-        let now = OffsetDateTime::now_utc();
-        UpstreamEntry {
-            url: "https://mcp.example/v1/mcp".into(),
-            registration: Some(Registration {
-                client_id: "dcr-client".into(),
-                client_secret: Some(Secret::new("dcr-secret-789")),
-                auth_method: "none".into(),
-                redirect_uri: "http://127.0.0.1:4567/callback".into(),
-                issuer: "https://auth.example/t1".into(),
-                authorization_endpoint: "https://auth.example/authorize".into(),
-                token_endpoint: "https://auth.example/token".into(),
-                revocation_endpoint: None,
-                registration_endpoint: Some("https://auth.example/register".into()),
-                iss_in_response: true,
-            }),
-            tokens: Some(UpstreamTokens {
-                access_token: Secret::new("up-access"),
-                refresh_token: Some(Secret::new("up-refresh")),
-                expires_at: now + time::Duration::hours(1),
-                obtained_at: now,
-                scopes: vec!["read:jira-work".into()],
-            }),
-        }
-    }
-
-    #[test]
-    fn site_and_upstream_entries_live_side_by_side() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = CredentialStore::in_dir(dir.path());
-        store.save_upstream(&upstream_sample()).unwrap();
-        assert!(store.load().unwrap().is_none(), "no site sign-in yet");
-        store.save(&sample()).unwrap();
-        let up = store.load_upstream().unwrap().unwrap();
-        assert_eq!(up.registration.as_ref().unwrap().client_id, "dcr-client");
-        assert_eq!(
-            up.registration.unwrap().client_secret.unwrap().expose(),
-            "dcr-secret-789"
-        );
-        assert_eq!(
-            up.tokens.unwrap().refresh_token.unwrap().expose(),
-            "up-refresh"
-        );
-        // Logging out of the site keeps the upstream sign-in, and the other way round.
-        assert!(store.delete().unwrap());
-        assert!(store.load().unwrap().is_none());
-        assert!(store.load_upstream().unwrap().is_some());
-        store.save(&sample()).unwrap();
-        assert!(store.delete_upstream().unwrap());
-        assert!(store.load_upstream().unwrap().is_none());
-        assert_eq!(store.load().unwrap().unwrap().client_id, "client");
-        assert!(store.delete().unwrap());
-        assert!(!store.path().exists(), "an empty store is removed");
-    }
-
-    #[test]
-    fn a_file_written_before_upstream_entries_still_loads() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = CredentialStore::in_dir(dir.path());
-        std::fs::write(
-            store.path(),
-            r#"{"version":1,"client_id":"c","access_token":"a","refresh_token":null,
-               "expires_at":"2026-12-01T10:00:00Z","obtained_at":"2026-12-01T09:00:00Z",
-               "scopes":[],"cloud_id":"x","site_url":"https://a.atlassian.net",
-               "site_name":null,"account":{"account_id":null,"name":null,"email":null}}"#,
-        )
-        .unwrap();
-        assert_eq!(store.load().unwrap().unwrap().cloud_id, "x");
-        assert!(store.load_upstream().unwrap().is_none());
-    }
-
-    #[test]
-    fn corrupt_file_is_a_clear_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = CredentialStore::in_dir(dir.path());
-        std::fs::write(store.path(), "{not json").unwrap();
-        let err = store.load().unwrap_err().to_string();
-        assert!(err.contains("login"), "{err}");
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

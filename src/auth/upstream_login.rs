@@ -1,8 +1,9 @@
 //! Sign-in to an upstream MCP server (SPEC §11): discovery, a client registration (a stored one
 //! when it still fits and the server still knows it, else Dynamic Client Registration), then
 //! authorization code + PKCE S256 + `state` + `resource` (RFC 8707) through the loopback
-//! listener with the RFC 9207 `iss` check, the code exchange, and the stored entry. Also the
-//! refresh and revocation requests that use the registration.
+//! listener with the RFC 9207 `iss` check, the code exchange (registering again once, in the
+//! same run, when the server turns out not to know the client), and the stored entry. Also
+//! the refresh and revocation requests that use the registration.
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,7 @@ use url::Url;
 use super::discovery::{Discovered, discover};
 use super::login::{CallbackListener, IssuerCheck, LoginError, LoginOptions, LoginUi};
 use super::registration::{oauth_client, register};
-use super::store::{CredentialStore, Registration, UpstreamEntry, UpstreamTokens};
+use super::store::{CredentialStore, Registration, StoreError, UpstreamEntry, UpstreamTokens};
 use super::{Issued, TokenErrorKind, Traced, describe_token_error, expiry, http_client};
 use crate::config::UpstreamSettings;
 use crate::secret::Secret;
@@ -39,6 +40,11 @@ pub struct LoggedInUpstream {
 }
 
 /// Runs the whole upstream sign-in and stores its entry beside the site's sign-in.
+///
+/// When the authorization server turns out not to know the client after all (the code
+/// exchange answers `invalid_client`, or the browser comes back with `invalid_client` /
+/// `unauthorized_client`), the stale registration is forgotten and the bridge registers again
+/// once and sends the browser a second time, in the same run.
 pub async fn login_upstream(
     settings: &UpstreamSettings,
     store: &CredentialStore,
@@ -54,67 +60,53 @@ pub async fn login_upstream(
         .await
         .map_err(|e| failed(e.to_string()))?;
     ui.message(&format!("Authorization server: {}", d.authorization_server));
-    let stored = store.load_upstream().map_err(|e| failed(e.to_string()))?;
+    let stored = match store.load_upstream() {
+        Ok(stored) => stored,
+        Err(StoreError::Corrupt { reason, .. }) => {
+            ui.message(&format!(
+                "The stored upstream sign-in is unreadable ({reason}); this sign-in replaces it (the old file is kept at {}).",
+                store.corrupt_copy_path().display()
+            ));
+            None
+        }
+        Err(e) => return Err(failed(e.to_string())),
+    };
     let (listener, reg, registered) =
         client_and_listener(settings, &d, stored.as_ref(), &http, &trace, ui).await?;
-    // A new registration is kept at once when it replaces nothing still signed in, so an
-    // abandoned attempt does not register again next time.
-    if registered
-        && stored
-            .as_ref()
-            .is_none_or(|s| s.url != resource || s.tokens.is_none())
-    {
-        save(
-            store,
-            UpstreamEntry {
-                url: resource.to_string(),
-                registration: Some(reg.clone()),
-                tokens: None,
-            },
-        )
-        .await?;
+    if registered {
+        keep_registration(store, resource, &reg).await?;
     }
-
-    let redirect = RedirectUrl::new(reg.redirect_uri.clone())
-        .map_err(|e| failed(format!("the registered redirect URI is unusable ({e})")))?;
-    let client = oauth_client(&reg)
-        .map_err(failed)?
-        .set_redirect_uri(redirect);
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, state) = client
-        .authorize_url(CsrfToken::new_random)
-        .add_scopes(d.scopes_supported.iter().cloned().map(Scope::new))
-        .set_pkce_challenge(challenge)
-        .add_extra_param("resource", resource)
-        .url();
-    let opened = options.open_browser && webbrowser::open(url.as_str()).is_ok();
-    ui.authorize_url(url.as_str(), opened);
-    ui.message(&format!(
-        "Waiting up to {} s for the browser to come back to {} …",
-        options.timeout.as_secs(),
-        reg.redirect_uri
-    ));
-    let issuer = IssuerCheck {
-        issuer: reg.issuer.clone(),
-        required: reg.iss_in_response,
+    let flow = Flow {
+        d: &d,
+        http: &http,
+        trace: &trace,
+        options,
+        ui,
+        resource,
     };
-    let code = listener
-        .receive(state.secret().clone(), Some(issuer), options.timeout)
-        .await
-        .map_err(|e| failed(e.describe(COMMAND)))?;
-
-    ui.message("Exchanging the authorization code …");
-    let issued: Issued = client
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
-        .add_extra_param("resource", resource)
-        .request_async(&Traced {
-            client: &http,
-            trace: &trace,
-        })
-        .await
-        .map_err(|e| failed(exchange_error(&e, &reg)))?
-        .into();
+    let (reg, registered, issued) = match flow.authorize(listener, &reg).await {
+        Ok(issued) => (reg, registered, issued),
+        Err(f) if f.unknown_client => {
+            forget_registration(store, resource, &reg.client_id).await?;
+            ui.message(&format!(
+                "The authorization server does not know the client {} ({}); registering again …",
+                reg.client_id, f.code
+            ));
+            let listener = rebind(settings, &reg).await?;
+            let reg = register_new(&http, &trace, &d, ui, &listener.redirect_uri()).await?;
+            keep_registration(store, resource, &reg).await?;
+            match flow.authorize(listener, &reg).await {
+                Ok(issued) => (reg, true, issued),
+                Err(f) => {
+                    if f.unknown_client {
+                        forget_registration(store, resource, &reg.client_id).await?;
+                    }
+                    return Err(failed(f.message));
+                }
+            }
+        }
+        Err(f) => return Err(failed(f.message)),
+    };
     let now = OffsetDateTime::now_utc();
     let tokens = UpstreamTokens {
         access_token: issued.access_token,
@@ -124,7 +116,7 @@ pub async fn login_upstream(
         scopes: issued
             .scopes
             .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| d.scopes_supported.clone()),
+            .unwrap_or_else(|| d.scopes.clone()),
     };
     if tokens.refresh_token.is_none() {
         ui.message(
@@ -136,12 +128,120 @@ pub async fn login_upstream(
         registration: Some(reg),
         tokens: Some(tokens),
     };
-    save(store, entry.clone()).await?;
+    let saved = entry.clone();
+    update(store, move |_| Some(saved)).await?;
     Ok(LoggedInUpstream {
         entry,
         trace,
         registered,
     })
+}
+
+/// What one authorization (browser, callback, code exchange) needs.
+struct Flow<'a> {
+    d: &'a Discovered,
+    http: &'a reqwest::Client,
+    trace: &'a CallTrace,
+    options: &'a LoginOptions,
+    ui: &'a dyn LoginUi,
+    resource: &'a str,
+}
+
+/// Why one authorization failed.
+struct Failure {
+    /// For the person.
+    message: String,
+    /// The OAuth error code, when the server answered one.
+    code: String,
+    /// True when the server does not know the client: registering again may help.
+    unknown_client: bool,
+}
+
+impl Flow<'_> {
+    /// Sends the browser to the authorize endpoint for `reg`, waits for the callback on
+    /// `listener`, and exchanges the code.
+    async fn authorize(
+        &self,
+        listener: CallbackListener,
+        reg: &Registration,
+    ) -> Result<Issued, Failure> {
+        let plain = |message: String| Failure {
+            message,
+            code: String::new(),
+            unknown_client: false,
+        };
+        let redirect = RedirectUrl::new(reg.redirect_uri.clone())
+            .map_err(|e| plain(format!("the registered redirect URI is unusable ({e})")))?;
+        let client = oauth_client(reg).map_err(plain)?.set_redirect_uri(redirect);
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state) = client
+            .authorize_url(CsrfToken::new_random)
+            .add_scopes(self.d.scopes.iter().cloned().map(Scope::new))
+            .set_pkce_challenge(challenge)
+            .add_extra_param("resource", self.resource)
+            .url();
+        let opened = self.options.open_browser && webbrowser::open(url.as_str()).is_ok();
+        self.ui.authorize_url(url.as_str(), opened);
+        self.ui.message(&format!(
+            "Waiting up to {} s for the browser to come back to {} …",
+            self.options.timeout.as_secs(),
+            reg.redirect_uri
+        ));
+        let issuer = IssuerCheck {
+            issuer: reg.issuer.clone(),
+            required: reg.iss_in_response,
+        };
+        let code = listener
+            .receive(state.secret().clone(), Some(issuer), self.options.timeout)
+            .await
+            .map_err(|e| Failure {
+                message: e.describe(COMMAND),
+                code: e.code().to_string(),
+                unknown_client: e.is_unknown_client(),
+            })?;
+
+        self.ui.message("Exchanging the authorization code …");
+        client
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(verifier)
+            .add_extra_param("resource", self.resource)
+            .request_async(&Traced {
+                client: self.http,
+                trace: self.trace,
+            })
+            .await
+            .map(Issued::from)
+            .map_err(|e| {
+                let (code, unknown_client) = match &e {
+                    RequestTokenError::ServerResponse(r) => {
+                        (r.error().to_string(), is_unknown_client(r.error()))
+                    }
+                    _ => (String::new(), false),
+                };
+                Failure {
+                    message: exchange_error(&e, reg),
+                    code,
+                    unknown_client,
+                }
+            })
+    }
+}
+
+/// A new registration for exactly `redirect`.
+async fn register_new(
+    http: &reqwest::Client,
+    trace: &CallTrace,
+    d: &Discovered,
+    ui: &dyn LoginUi,
+    redirect: &str,
+) -> Result<Registration, LoginError> {
+    ui.message(&format!(
+        "Registering atlassian-mcp-bridge with {} (redirect {redirect}) …",
+        d.authorization_server
+    ));
+    register(http, trace, d, redirect)
+        .await
+        .map_err(|e| LoginError::Failed(e.to_string()))
 }
 
 /// The callback listener and the registration to sign in with: the stored registration when
@@ -156,15 +256,6 @@ async fn client_and_listener(
     ui: &dyn LoginUi,
 ) -> Result<(CallbackListener, Registration, bool), LoginError> {
     let host = settings.callback_host.as_str();
-    let new_registration = |redirect: String| async move {
-        ui.message(&format!(
-            "Registering atlassian-mcp-bridge with {} (redirect {redirect}) …",
-            d.authorization_server
-        ));
-        register(http, trace, d, &redirect)
-            .await
-            .map_err(|e| LoginError::Failed(e.to_string()))
-    };
     if let Some((reg, port)) = stored.and_then(|s| reusable(s, settings, d)) {
         match CallbackListener::bind(host, port).await {
             Ok(listener) => {
@@ -174,7 +265,7 @@ async fn client_and_listener(
                     return Ok((listener, reg, false));
                 }
                 ui.message("The authorization server no longer knows the stored client.");
-                let reg = new_registration(reg.redirect_uri.clone()).await?;
+                let reg = register_new(http, trace, d, ui, &reg.redirect_uri).await?;
                 return Ok((listener, reg, true));
             }
             Err(e) => ui.message(&format!(
@@ -182,16 +273,37 @@ async fn client_and_listener(
             )),
         }
     }
-    let configured = settings.redirect_port;
-    let listener = CallbackListener::bind(host, configured)
-        .await
-        .map_err(|e| {
-            LoginError::Config(format!(
-                "cannot listen on {host}:{configured} for the sign-in callback ({e}); free the port or set upstream.redirect_port to another one (0 = any free port)"
-            ))
-        })?;
-    let reg = new_registration(listener.redirect_uri()).await?;
+    let listener = bind_configured(settings).await?;
+    let reg = register_new(http, trace, d, ui, &listener.redirect_uri()).await?;
     Ok((listener, reg, true))
+}
+
+/// A listener on the configured callback port (0 = any free one).
+async fn bind_configured(settings: &UpstreamSettings) -> Result<CallbackListener, LoginError> {
+    let host = settings.callback_host.as_str();
+    let configured = settings.redirect_port;
+    CallbackListener::bind(host, configured).await.map_err(|e| {
+        LoginError::Config(format!(
+            "cannot listen on {host}:{configured} for the sign-in callback ({e}); free the port or set upstream.redirect_port to another one (0 = any free port)"
+        ))
+    })
+}
+
+/// A listener for the second attempt: the port the first one used when it is free again,
+/// else the configured one.
+async fn rebind(
+    settings: &UpstreamSettings,
+    previous: &Registration,
+) -> Result<CallbackListener, LoginError> {
+    let port = Url::parse(&previous.redirect_uri)
+        .ok()
+        .and_then(|u| u.port());
+    if let Some(port) = port
+        && let Ok(listener) = CallbackListener::bind(settings.callback_host.as_str(), port).await
+    {
+        return Ok(listener);
+    }
+    bind_configured(settings).await
 }
 
 /// The stored registration and its callback port, when it can serve this sign-in: same MCP
@@ -251,12 +363,14 @@ async fn client_known(
             trace,
         })
         .await;
-    !matches!(
-        answer,
-        Err(RequestTokenError::ServerResponse(r)) if matches!(
-            r.error(),
-            BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient
-        )
+    !matches!(answer, Err(RequestTokenError::ServerResponse(r)) if is_unknown_client(r.error()))
+}
+
+/// True for the token endpoint's answers that mean "no such client".
+fn is_unknown_client(e: &BasicErrorResponseType) -> bool {
+    matches!(
+        e,
+        BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient
     )
 }
 
@@ -266,10 +380,7 @@ fn exchange_error<E: std::error::Error>(
 ) -> String {
     let (_, detail) = describe_token_error(e);
     if let RequestTokenError::ServerResponse(r) = e
-        && matches!(
-            r.error(),
-            BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient
-        )
+        && is_unknown_client(r.error())
     {
         return format!(
             "the code exchange failed: the authorization server does not accept the registered client {} ({detail}); run `{COMMAND}` again to register anew",
@@ -279,16 +390,72 @@ fn exchange_error<E: std::error::Error>(
     format!("the code exchange failed: {detail}; run `{COMMAND}` again")
 }
 
-/// Writes the entry under the store's cross-process lock (the site's sign-in is kept).
-async fn save(store: &CredentialStore, entry: UpstreamEntry) -> Result<(), LoginError> {
+/// Reads the entry under the store's cross-process lock and writes what `change` makes of it
+/// (nothing when it answers `None`); an unreadable entry counts as none. The site's sign-in is
+/// kept.
+async fn update(
+    store: &CredentialStore,
+    change: impl FnOnce(Option<UpstreamEntry>) -> Option<UpstreamEntry> + Send + 'static,
+) -> Result<(), LoginError> {
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
         let _lock = store.lock_within(Duration::from_secs(30))?;
-        store.save_upstream(&entry)
+        let current = match store.load_upstream() {
+            Err(StoreError::Corrupt { .. }) => None,
+            other => other?,
+        };
+        match change(current) {
+            Some(entry) => store.save_upstream(&entry),
+            None => Ok(()),
+        }
     })
     .await
     .map_err(|e| LoginError::Failed(format!("credential store task failed: {e}")))?
     .map_err(|e| LoginError::Failed(e.to_string()))
+}
+
+/// Keeps a new registration at once when it replaces nothing still signed in, so an abandoned
+/// attempt does not register again next time.
+async fn keep_registration(
+    store: &CredentialStore,
+    resource: &str,
+    reg: &Registration,
+) -> Result<(), LoginError> {
+    let (resource, reg) = (resource.to_string(), reg.clone());
+    update(store, move |current| {
+        current
+            .is_none_or(|s| s.url != resource || s.tokens.is_none())
+            .then_some(UpstreamEntry {
+                url: resource,
+                registration: Some(reg),
+                tokens: None,
+            })
+    })
+    .await
+}
+
+/// Drops the stored registration `client_id` (and its tokens, which belong to it) once the
+/// server has said it does not know it, so no later run reuses it.
+async fn forget_registration(
+    store: &CredentialStore,
+    resource: &str,
+    client_id: &str,
+) -> Result<(), LoginError> {
+    let (resource, client_id) = (resource.to_string(), client_id.to_string());
+    update(store, move |current| {
+        let stale = current.as_ref().is_some_and(|s| {
+            s.url == resource
+                && s.registration
+                    .as_ref()
+                    .is_some_and(|r| r.client_id == client_id)
+        });
+        stale.then_some(UpstreamEntry {
+            url: resource,
+            registration: None,
+            tokens: None,
+        })
+    })
+    .await
 }
 
 /// One refresh of the upstream sign-in (with `resource`, RFC 8707), classified like the

@@ -1,9 +1,11 @@
 //! The fake MCP server + authorization server the upstream sign-in tests run against: it
 //! registers clients, redirects like a consenting browser would (or declines, or names a wrong
-//! issuer), and checks PKCE, `resource` and rotation at its token endpoint.
+//! issuer, or forgets clients), and checks PKCE, `resource` and rotation at its token endpoint;
+//! and the fake person, who opens every authorize link the sign-in prints.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::json;
@@ -11,6 +13,9 @@ use sha2::Digest as _;
 use url::Url;
 
 use crate::auth::discovery::tests::{Mock, Reply, Seen, upstream_fixture};
+use crate::auth::login::{LoginError, LoginOptions, LoginUi};
+use crate::auth::store::CredentialStore;
+use crate::auth::upstream_login::{LoggedInUpstream, login_upstream};
 use crate::config::UpstreamSettings;
 
 #[derive(Default, Clone, Copy, PartialEq)]
@@ -33,8 +38,13 @@ pub(super) struct AsState {
     pub(super) refresh: HashSet<String>,
     pub(super) deny: bool,
     pub(super) iss: Iss,
-    /// Forget every client once a code is issued (the exchange then meets `invalid_client`).
-    pub(super) forget_after_authorize: bool,
+    /// Forget every client at the next this many authorize requests: once the code is issued
+    /// (the exchange then meets `invalid_client`), or, with `refuse_by_redirect`, before the
+    /// client is looked up.
+    pub(super) forget_at_authorize: u32,
+    /// Answer an unknown client by redirecting back with `error=unauthorized_client` (as some
+    /// servers do) instead of a 400 page.
+    pub(super) refuse_by_redirect: bool,
 }
 
 pub(super) struct Fake {
@@ -72,10 +82,25 @@ impl Fake {
             let q = &seen.query;
             let mut s = s.lock().unwrap();
             let redirect = q["redirect_uri"].clone();
-            if s.clients.get(&q["client_id"]) != Some(&redirect) {
-                return Reply::json(400, json!({"error": "unauthorized_client"}));
-            }
             let mut target = Url::parse(&redirect).unwrap();
+            let forget = s.forget_at_authorize > 0;
+            if forget {
+                s.forget_at_authorize -= 1;
+                if s.refuse_by_redirect {
+                    s.clients.clear();
+                }
+            }
+            if s.clients.get(&q["client_id"]) != Some(&redirect) {
+                if !s.refuse_by_redirect {
+                    return Reply::json(400, json!({"error": "unauthorized_client"}));
+                }
+                target
+                    .query_pairs_mut()
+                    .append_pair("error", "unauthorized_client")
+                    .append_pair("error_description", "Unknown client")
+                    .append_pair("state", &q["state"]);
+                return Reply::status(302).header("location", target.as_str());
+            }
             if s.deny {
                 target
                     .query_pairs_mut()
@@ -103,7 +128,7 @@ impl Fake {
                     pairs.append_pair("iss", iss);
                 }
                 drop(pairs);
-                if s.forget_after_authorize {
+                if forget {
                     s.clients.clear();
                 }
             }
@@ -174,4 +199,78 @@ impl Fake {
 
 pub(super) fn challenge_of(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+}
+
+/// Plays the person: follows every authorize URL the sign-in prints, and opens the callback.
+struct Browser {
+    urls: tokio::sync::mpsc::UnboundedSender<String>,
+    messages: Arc<Mutex<Vec<String>>>,
+}
+
+impl LoginUi for Browser {
+    fn authorize_url(&self, url: &str, opened_browser: bool) {
+        assert!(!opened_browser);
+        self.urls.send(url.to_string()).unwrap();
+    }
+    fn message(&self, text: &str) {
+        self.messages.lock().unwrap().push(text.to_string());
+    }
+}
+
+pub(super) struct Outcome {
+    pub(super) result: Result<LoggedInUpstream, LoginError>,
+    /// The callback page the browser saw last, when the flow got that far.
+    pub(super) page: Option<String>,
+    /// Every callback page, one per authorize link followed.
+    pub(super) pages: Vec<String>,
+    pub(super) messages: Vec<String>,
+}
+
+pub(super) async fn sign_in(fake: &Fake, store: &CredentialStore) -> Outcome {
+    sign_in_with(&fake.settings(), store).await
+}
+
+pub(super) async fn sign_in_with(settings: &UpstreamSettings, store: &CredentialStore) -> Outcome {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let messages = Arc::new(Mutex::new(Vec::new()));
+    let ui = Browser {
+        urls: tx,
+        messages: messages.clone(),
+    };
+    let browser = tokio::spawn(async move {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut pages = Vec::new();
+        while let Some(url) = rx.recv().await {
+            let r = http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+            let location = r.headers()["location"].to_str().unwrap().to_string();
+            let page = http.get(location).send().await.unwrap();
+            pages.push(page.text().await.unwrap());
+        }
+        pages
+    });
+    let options = LoginOptions {
+        open_browser: false,
+        timeout: Duration::from_secs(30),
+    };
+    let result = login_upstream(settings, store, &options, &ui).await;
+    drop(ui);
+    let pages = browser.await.unwrap();
+    let messages = messages.lock().unwrap().clone();
+    Outcome {
+        result,
+        page: pages.last().cloned(),
+        pages,
+        messages,
+    }
+}
+
+pub(super) fn failure(o: Outcome) -> String {
+    match o.result {
+        Err(LoginError::Failed(m)) => m,
+        other => panic!("expected a failure, got {other:?}"),
+    }
 }

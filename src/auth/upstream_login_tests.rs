@@ -5,88 +5,11 @@
 #[path = "upstream_login_fake_tests.rs"]
 mod fake;
 
-use std::sync::{Arc, Mutex};
-
 use serde_json::json;
 
 use super::*;
-use crate::auth::discovery::tests::{Reply, Seen};
-use fake::{Fake, Iss, challenge_of};
-
-/// Plays the person: takes the authorize URL, follows it once, and opens the callback.
-struct Browser {
-    urls: tokio::sync::mpsc::UnboundedSender<String>,
-    messages: Arc<Mutex<Vec<String>>>,
-}
-
-impl LoginUi for Browser {
-    fn authorize_url(&self, url: &str, opened_browser: bool) {
-        assert!(!opened_browser);
-        self.urls.send(url.to_string()).unwrap();
-    }
-    fn message(&self, text: &str) {
-        self.messages.lock().unwrap().push(text.to_string());
-    }
-}
-
-struct Outcome {
-    result: Result<LoggedInUpstream, LoginError>,
-    /// The callback page the browser saw, when the flow got that far.
-    page: Option<String>,
-    messages: Vec<String>,
-}
-
-async fn sign_in(fake: &Fake, store: &CredentialStore) -> Outcome {
-    sign_in_with(&fake.settings(), store).await
-}
-
-async fn sign_in_with(settings: &UpstreamSettings, store: &CredentialStore) -> Outcome {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let messages = Arc::new(Mutex::new(Vec::new()));
-    let ui = Browser {
-        urls: tx,
-        messages: messages.clone(),
-    };
-    let browser = tokio::spawn(async move {
-        let url = rx.recv().await?;
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let r = http.get(url).send().await.unwrap();
-        assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
-        let location = r.headers()["location"].to_str().unwrap().to_string();
-        Some(
-            http.get(location)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        )
-    });
-    let options = LoginOptions {
-        open_browser: false,
-        timeout: Duration::from_secs(30),
-    };
-    let result = login_upstream(settings, store, &options, &ui).await;
-    drop(ui);
-    let page = browser.await.unwrap();
-    let messages = messages.lock().unwrap().clone();
-    Outcome {
-        result,
-        page,
-        messages,
-    }
-}
-
-fn failure(o: Outcome) -> String {
-    match o.result {
-        Err(LoginError::Failed(m)) => m,
-        other => panic!("expected a failure, got {other:?}"),
-    }
-}
+use crate::auth::discovery::tests::{Reply, Seen, as_metadata};
+use fake::{Fake, Iss, challenge_of, failure, sign_in, sign_in_with};
 
 #[tokio::test]
 async fn a_full_sign_in_sends_resource_and_pkce_and_stores_the_entry() {
@@ -311,15 +234,167 @@ async fn a_busy_port_or_another_callback_host_means_a_new_registration() {
 }
 
 #[tokio::test]
-async fn an_unknown_client_at_the_code_exchange_is_named() {
+async fn an_unknown_client_at_the_code_exchange_is_registered_again_once_then_named() {
     let fake = Fake::start(true).await;
-    fake.state.lock().unwrap().forget_after_authorize = true;
+    fake.state.lock().unwrap().forget_at_authorize = u32::MAX;
     let dir = tempfile::tempdir().unwrap();
-    let err = failure(sign_in(&fake, &CredentialStore::in_dir(dir.path())).await);
+    let store = CredentialStore::in_dir(dir.path());
+    let out = sign_in(&fake, &store).await;
+    assert_eq!(out.pages.len(), 2, "the browser is sent again once");
+    let err = failure(out);
     assert!(
-        err.contains("does not accept the registered client client-1")
+        err.contains("does not accept the registered client client-2")
             && err.contains("invalid_client"),
         "{err}"
+    );
+    assert_eq!(fake.seen("/dcr/register").len(), 2);
+    // Nothing stale is kept: the next run registers anew.
+    let stored = store.load_upstream().unwrap();
+    assert!(
+        stored
+            .as_ref()
+            .is_none_or(|e| e.registration.is_none() && e.tokens.is_none()),
+        "{stored:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_store_does_not_stop_the_sign_in() {
+    let fake = Fake::start(true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = CredentialStore::in_dir(dir.path());
+    std::fs::write(store.path(), "{not json").unwrap();
+    let out = sign_in(&fake, &store).await;
+    assert!(
+        out.messages.iter().any(|m| m.contains("unreadable")),
+        "{:?}",
+        out.messages
+    );
+    out.result.unwrap();
+    assert!(store.load_upstream().unwrap().unwrap().tokens.is_some());
+    assert_eq!(
+        std::fs::read_to_string(store.corrupt_copy_path()).unwrap(),
+        "{not json"
+    );
+}
+
+#[tokio::test]
+async fn a_client_forgotten_after_a_good_probe_is_registered_again_within_the_run() {
+    for by_redirect in [false, true] {
+        let fake = Fake::start(true).await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = CredentialStore::in_dir(dir.path());
+        sign_in(&fake, &store).await.result.unwrap();
+        // The probe still finds client-1; the server forgets it at the authorize request
+        // (then the exchange answers invalid_client, or the browser comes back with
+        // error=unauthorized_client).
+        {
+            let mut s = fake.state.lock().unwrap();
+            s.forget_at_authorize = 1;
+            s.refuse_by_redirect = by_redirect;
+        }
+        let out = sign_in(&fake, &store).await;
+        assert_eq!(out.pages.len(), 2, "{by_redirect}: {:?}", out.messages);
+        assert!(out.pages[1].contains("Signed in"), "{}", out.pages[1]);
+        assert!(
+            out.messages.iter().any(|m| m.contains("registering again")),
+            "{:?}",
+            out.messages
+        );
+        let done = out.result.unwrap();
+        assert!(done.registered);
+        assert_eq!(fake.seen("/dcr/register").len(), 2);
+        let authorizes = fake.seen("/authorize");
+        assert_eq!(authorizes.len(), 3);
+        assert_eq!(authorizes[1].query["client_id"], "client-1");
+        assert_eq!(authorizes[2].query["client_id"], "client-2");
+        let grants: Vec<String> = fake
+            .seen("/oauth/token")
+            .iter()
+            .map(|s| s.form()["grant_type"].clone())
+            .collect();
+        let mut expected = vec!["authorization_code", "refresh_token"];
+        if !by_redirect {
+            expected.push("authorization_code");
+        }
+        expected.push("authorization_code");
+        assert_eq!(grants, expected, "{by_redirect}");
+        let stored = store.load_upstream().unwrap().unwrap();
+        assert_eq!(stored.registration.unwrap().client_id, "client-2");
+        assert!(stored.tokens.is_some());
+    }
+}
+
+#[tokio::test]
+async fn only_the_challenge_or_prm_scopes_are_asked_for() {
+    const PRM: &str = "/.well-known/oauth-protected-resource/v1/mcp";
+    const ASM: &str = "/.well-known/oauth-authorization-server/tenant1";
+    let fake = Fake::start(true).await;
+    let base = fake.mock.base.clone();
+    fake.mock.json(
+        "GET",
+        PRM,
+        200,
+        json!({"resource": fake.resource, "authorization_servers": [format!("{base}/tenant1")]}),
+    );
+    let server_scopes = |scopes: &[&str]| {
+        let mut meta = as_metadata(&base, "/tenant1", true);
+        meta["scopes_supported"] = json!(scopes);
+        fake.mock.json("GET", ASM, 200, meta);
+    };
+    let last = |path: &str| fake.seen(path).pop().unwrap();
+    let scope_sent = || {
+        let authorize = last("/authorize").query.get("scope").cloned();
+        let registered = last("/dcr/register").json().get("scope").cloned();
+        assert_eq!(
+            authorize,
+            registered.map(|s| s.as_str().unwrap().to_string())
+        );
+        authorize
+    };
+    let fresh = || tempfile::tempdir().unwrap();
+
+    // Only the authorization server lists scopes (the OpenID set among them).
+    server_scopes(&["openid", "profile", "email", "offline_access"]);
+    let dir = fresh();
+    sign_in(&fake, &CredentialStore::in_dir(dir.path()))
+        .await
+        .result
+        .unwrap();
+    assert_eq!(scope_sent().as_deref(), Some("offline_access"));
+    server_scopes(&["openid", "profile", "email"]);
+    let dir = fresh();
+    sign_in(&fake, &CredentialStore::in_dir(dir.path()))
+        .await
+        .result
+        .unwrap();
+    assert_eq!(scope_sent(), None);
+
+    // The challenge names the scopes.
+    let challenge = format!(
+        "Bearer resource_metadata=\"{base}{PRM}\", scope=\"read:jira-work write:jira-work\""
+    );
+    fake.mock.route("POST", "/v1/mcp", move |_| {
+        Reply::status(401).header("www-authenticate", &challenge)
+    });
+    let dir = fresh();
+    sign_in(&fake, &CredentialStore::in_dir(dir.path()))
+        .await
+        .result
+        .unwrap();
+    assert_eq!(
+        scope_sent().as_deref(),
+        Some("read:jira-work write:jira-work")
+    );
+    server_scopes(&["write:jira-work", "offline_access"]);
+    let dir = fresh();
+    sign_in(&fake, &CredentialStore::in_dir(dir.path()))
+        .await
+        .result
+        .unwrap();
+    assert_eq!(
+        scope_sent().as_deref(),
+        Some("read:jira-work write:jira-work offline_access")
     );
 }
 

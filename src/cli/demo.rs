@@ -16,9 +16,10 @@ use std::time::Duration;
 
 use crate::auth::login::{LoginOptions, LoginUi, login};
 use crate::auth::store::CredentialStore;
+use crate::auth::upstream_login::login_upstream;
 use crate::config::{
     ArgsMode, AuditSettings, Auth, DEFAULT_AUDIT_MAX_BYTES, Deployment, OAuthSettings,
-    PolicySettings, Settings,
+    PolicySettings, Settings, UpstreamSettings,
 };
 use crate::sandbox;
 use crate::secret::Secret;
@@ -76,10 +77,14 @@ pub async fn run() -> Result<ExitCode, CliError> {
             max_bytes: DEFAULT_AUDIT_MAX_BYTES,
         },
         cache: crate::config::CacheSettings::defaults(&home),
-        upstream: None,
+        upstream: Some(UpstreamSettings::for_url(
+            url::Url::parse(&sb.upstream_url())
+                .map_err(|e| CliError::Runtime(anyhow!("sandbox upstream URL: {e}")))?,
+        )),
     };
 
     sign_in(&settings, &site, &oauth).await?;
+    sign_in_upstream(&settings).await?;
     let server = build_server(&settings, &site).await?;
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     let server_task = tokio::spawn(async move {
@@ -105,7 +110,7 @@ pub async fn run() -> Result<ExitCode, CliError> {
     sb.shutdown().await;
     outcome?;
 
-    step(10, "Audit log");
+    step(11, "Audit log");
     say!("   {}", audit_path.display());
     let text = std::fs::read_to_string(&audit_path).context("cannot read the demo audit log")?;
     for line in text.lines() {
@@ -142,6 +147,9 @@ pub async fn run() -> Result<ExitCode, CliError> {
         "   2. Add the bridge to your AI desktop: `atlassian-mcp-bridge install claude-desktop` (or claude-code, vscode, cursor)"
     );
     say!("   3. Check everything: `atlassian-mcp-bridge doctor`");
+    say!(
+        "   4. Put Atlassian's hosted MCP server behind the bridge: add [upstream] url = \"https://mcp.atlassian.com/v1/mcp\", then `atlassian-mcp-bridge login --upstream` (no app registration)"
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -180,11 +188,11 @@ fn sandbox_oauth(base: &str) -> Result<OAuthSettings, CliError> {
 }
 
 /// Plays the browser for the demo: follows the authorize redirect to the loopback callback.
-struct DemoBrowser;
+struct DemoBrowser(&'static str);
 
 impl LoginUi for DemoBrowser {
     fn authorize_url(&self, url: &str, _opened: bool) {
-        say!("   authorize URL (PKCE S256, state, prompt=consent):");
+        say!("   authorize URL ({}):", self.0);
         say!("   {}…", &url[..url.len().min(110)]);
         let url = url.to_string();
         tokio::spawn(async move {
@@ -226,9 +234,15 @@ async fn sign_in(
         timeout: Duration::from_secs(30),
     };
     let started = std::time::Instant::now();
-    let done = login(site, oauth, &store, &options, &DemoBrowser)
-        .await
-        .map_err(|e| anyhow!("demo sign-in failed: {e}"))?;
+    let done = login(
+        site,
+        oauth,
+        &store,
+        &options,
+        &DemoBrowser("PKCE S256, state, prompt=consent"),
+    )
+    .await
+    .map_err(|e| anyhow!("demo sign-in failed: {e}"))?;
     let c = &done.credentials;
     let audit =
         crate::audit::AuditLog::open(&settings.audit).context("cannot open the audit log")?;
@@ -255,6 +269,59 @@ async fn sign_in(
     say!(
         "   tokens stored in {} (mode 0600); the refresh token rotates on every use\n",
         store.path().display()
+    );
+    Ok(())
+}
+
+/// Upstream mode (SPEC §11): signs in to the sandbox's imitation of Atlassian's hosted MCP
+/// server with no app registration (discovery, registration, PKCE), as `login --upstream` does.
+async fn sign_in_upstream(settings: &Settings) -> Result<(), CliError> {
+    let Some(up) = &settings.upstream else {
+        return Ok(());
+    };
+    step(
+        0,
+        "Sign in to the hosted MCP server (discovery, registration, PKCE)",
+    );
+    let store = CredentialStore::in_dir(&settings.data_dir);
+    let options = LoginOptions {
+        open_browser: false,
+        timeout: Duration::from_secs(30),
+    };
+    let started = std::time::Instant::now();
+    let done = login_upstream(
+        up,
+        &store,
+        &options,
+        &DemoBrowser("PKCE S256, state, resource = the MCP URL"),
+    )
+    .await
+    .map_err(|e| anyhow!("demo upstream sign-in failed: {e}"))?;
+    let audit =
+        crate::audit::AuditLog::open(&settings.audit).context("cannot open the audit log")?;
+    audit
+        .append(crate::audit::Entry {
+            actor: Some(crate::audit::Actor {
+                account_id: None,
+                site: Some(up.url.as_str().to_string()),
+                auth: Some("oauth-upstream".to_string()),
+            }),
+            upstream: done.trace.upstream(),
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            ..crate::audit::Entry::event("login")
+        })
+        .await
+        .context("cannot write the login audit record")?;
+    let client = done
+        .entry
+        .registration
+        .as_ref()
+        .map(|r| r.client_id.as_str())
+        .unwrap_or("-");
+    say!(
+        "   registered as client {client} and signed in to {} in {} requests; its tools appear as rovo_…\n",
+        up.url,
+        done.trace.upstream().len()
     );
     Ok(())
 }
@@ -395,6 +462,34 @@ async fn tour(peer: &Peer<RoleClient>) -> Result<(), CliError> {
         return Err(anyhow!("expected a policy denial for SEC-1, got a result").into());
     }
     say!("   refused (isError): {}\n", text_of(&r));
+
+    step(
+        10,
+        "rovo_getJiraIssue: Atlassian's hosted MCP server, through the bridge",
+    );
+    let r = expect_ok(
+        peer,
+        "rovo_getJiraIssue",
+        json!({"cloudId": sandbox::SANDBOX_CLOUD_ID, "issueIdOrKey": "ENG-1"}),
+    )
+    .await?;
+    let summary = r
+        .structured_content
+        .as_ref()
+        .and_then(|v| v["fields"]["summary"].as_str())
+        .unwrap_or("?")
+        .to_string();
+    say!("   ENG-1: {summary} (forwarded as the hosted server sent it, and audited)");
+    let r = call(
+        peer,
+        "rovo_getJiraIssue",
+        json!({"cloudId": sandbox::SANDBOX_CLOUD_ID, "issueIdOrKey": "SEC-1"}),
+    )
+    .await?;
+    if r.is_error != Some(true) {
+        return Err(anyhow!("expected a policy denial for rovo_getJiraIssue SEC-1").into());
+    }
+    say!("   the same policy applies: {}\n", text_of(&r));
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use crate::audit::{AuditLog, Entry};
 use crate::auth::store::CredentialStore;
 use crate::auth::tokens::TokenManager;
 use crate::auth::upstream_tokens::UpstreamTokenManager;
-use crate::config::{Auth, Deployment, Settings, SiteSettings};
+use crate::config::{Auth, Deployment, Settings, SiteSettings, UpstreamTools};
 use crate::mcp::proxied::Upstream;
 use crate::mcp::{BridgeServer, State, initial_actor};
 use crate::policy::Policy;
@@ -98,7 +98,7 @@ pub async fn build_server(
             )
             .map_err(|e| CliError::Runtime(anyhow::anyhow!(e)))?;
             let remote = Remote::new(up.url.clone(), std::sync::Arc::new(tokens));
-            Some(Upstream::new(up.clone(), remote))
+            Some(Upstream::new(up.clone(), remote, &settings.data_dir))
         }
         None => None,
     };
@@ -232,6 +232,15 @@ pub async fn run(settings: Settings, use_sandbox: bool) -> Result<ExitCode, CliE
     } else {
         match &settings.site {
             Some(site) => site.clone(),
+            // Only the upstream's tools are served: no Atlassian site is needed, and none is
+            // ever contacted (the bridge's own tools, resources and prompts are off).
+            None if settings
+                .upstream
+                .as_ref()
+                .is_some_and(|u| u.tools == UpstreamTools::Upstream) =>
+            {
+                upstream_only_site(&settings)?
+            }
             None => {
                 let file = settings
                     .config_file
@@ -239,15 +248,15 @@ pub async fn run(settings: Settings, use_sandbox: bool) -> Result<ExitCode, CliE
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|| "config.toml".to_string());
                 return Err(CliError::Usage(format!(
-                    "no Atlassian site configured: add a [site] section to {file} (see config/example.toml), or run `atlassian-mcp-bridge serve --sandbox` to try the built-in sandbox"
+                    "no Atlassian site configured: add a [site] section to {file} (see config/example.toml), set upstream.tools = \"upstream\" to serve only an upstream MCP server's tools, or run `atlassian-mcp-bridge serve --sandbox` to try the built-in sandbox"
                 )));
             }
         }
     };
     let server = build_server(&settings, &site).await?;
     // OAuth credentials already name the account; token auth learns it from the site (or,
-    // offline, from the cache).
-    if !matches!(site.auth, Auth::OAuth) {
+    // offline, from the cache). Upstream-only serving has no site to ask.
+    if !matches!(site.auth, Auth::OAuth) && server.own_tools_offered() {
         resolve_actor(&server);
     }
     let result = serve_stdio(&server, &mut signals, started).await;
@@ -255,6 +264,27 @@ pub async fn run(settings: Settings, use_sandbox: bool) -> Result<ExitCode, CliE
         sb.shutdown().await;
     }
     result
+}
+
+/// Stand-in site settings for serving only an upstream MCP server's tools with no `[site]`:
+/// the Atlassian client is built over the upstream URL but never used, since the bridge's own
+/// tools, resources, prompts and completion are not offered in that mode.
+fn upstream_only_site(settings: &Settings) -> Result<SiteSettings, CliError> {
+    let up = settings
+        .upstream
+        .as_ref()
+        .ok_or_else(|| CliError::Usage("no [upstream] configured".to_string()))?;
+    Ok(SiteSettings {
+        url: up.url.clone(),
+        deployment: Deployment::Cloud,
+        auth: Auth::ApiToken {
+            email: String::new(),
+            token: Secret::new(""),
+        },
+        cloud_id: None,
+        confluence_url: None,
+        timeout: std::time::Duration::from_secs(crate::config::DEFAULT_TIMEOUT_SECS),
+    })
 }
 
 /// What `serve` says on stderr when a person starts it from a terminal (stdin is a TTY): it

@@ -256,12 +256,18 @@ fn slim_schema(
 
 impl ServerHandler for BridgeServer {
     fn get_info(&self) -> ServerConfig {
-        let mut capabilities = ServerCapabilities::builder()
-            .enable_tools()
-            .enable_resources()
-            .enable_prompts()
-            .enable_completions()
-            .build();
+        // With `upstream.tools = "upstream"` the bridge's own resources, prompts and
+        // completion are off, like its tools.
+        let mut capabilities = if self.own_tools_offered() {
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .enable_completions()
+                .build()
+        } else {
+            ServerCapabilities::builder().enable_tools().build()
+        };
         // The upstream's tool list can change while we run (SPEC §11).
         if self.state.upstream.is_some()
             && let Some(tools) = capabilities.tools.as_mut()
@@ -302,6 +308,9 @@ impl ServerHandler for BridgeServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
+        if !self.own_tools_offered() {
+            return Ok(ListResourcesResult::default());
+        }
         Ok(self.recent_resources(&context).await)
     }
 
@@ -310,6 +319,9 @@ impl ServerHandler for BridgeServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
+        if !self.own_tools_offered() {
+            return Ok(ListResourceTemplatesResult::default());
+        }
         Ok(self.resource_templates())
     }
 
@@ -318,6 +330,9 @@ impl ServerHandler for BridgeServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
+        if !self.own_tools_offered() {
+            return Err(upstream_only());
+        }
         self.read(request, &context).await.map(Into::into)
     }
 
@@ -326,6 +341,9 @@ impl ServerHandler for BridgeServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
+        if !self.own_tools_offered() {
+            return Ok(ListPromptsResult::default());
+        }
         Ok(self.prompt_list())
     }
 
@@ -334,6 +352,9 @@ impl ServerHandler for BridgeServer {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
+        if !self.own_tools_offered() {
+            return Err(upstream_only());
+        }
         self.prompt(request, &context).await.map(Into::into)
     }
 
@@ -342,8 +363,19 @@ impl ServerHandler for BridgeServer {
         request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
+        if !self.own_tools_offered() {
+            return Err(upstream_only());
+        }
         self.complete_argument(request, &context).await
     }
+}
+
+/// The error for the bridge's own features when only the upstream's tools are served.
+fn upstream_only() -> McpError {
+    McpError::invalid_request(
+        "this bridge serves only the upstream MCP server's tools (upstream.tools = \"upstream\")",
+        None,
+    )
 }
 
 /// The actor for audit records before the account id is known.

@@ -20,11 +20,15 @@ use super::confirm::confirm;
 use super::{BridgeServer, CallCx, ToolError};
 use crate::audit::{Entry, Outcome};
 use crate::config::{UpstreamSettings, UpstreamTools};
-use crate::policy::upstream::{is_issue_key, walk};
+use crate::policy::upstream::{is_issue_key, upstream_writes_nothing, walk};
 use crate::remote::{Remote, RemoteError};
 
 /// How long `tools/list` waits for the upstream's list before answering without it.
 const LIST_WAIT: Duration = Duration::from_secs(10);
+
+/// How often a failed listing is tried again in the background, so the client learns of the
+/// upstream's tools (`tools/list_changed`) once a sign-in or the network is back.
+const RELIST_EVERY: Duration = Duration::from_secs(10);
 
 /// The upstream MCP server as the server sees it.
 #[derive(Debug, Clone)]
@@ -36,16 +40,56 @@ pub struct Upstream {
     /// The downstream client to tell when the upstream's tool list changes (set on the first
     /// `tools/list`).
     watcher: Arc<Mutex<Option<Peer<RoleServer>>>>,
+    /// The last tool list the upstream gave (`<home>/upstream-tools.json`): offered while the
+    /// sign-in is dead, so every upstream tool can say to run `login --upstream`.
+    known_file: std::path::PathBuf,
+    /// True while a background task retries a failed listing.
+    relisting: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Upstream {
-    /// Wraps a client for these settings.
-    pub fn new(settings: UpstreamSettings, remote: Remote) -> Self {
+    /// Wraps a client for these settings; the last known tool list is kept in `data_dir`.
+    pub fn new(settings: UpstreamSettings, remote: Remote, data_dir: &std::path::Path) -> Self {
         Self {
             settings,
             remote,
             watcher: Arc::default(),
+            known_file: data_dir.join("upstream-tools.json"),
+            relisting: Arc::default(),
         }
+    }
+
+    /// Keeps the list for [`Upstream::known_tools`] (best effort, off the runtime's threads).
+    async fn remember(&self, tools: Arc<Vec<Tool>>) {
+        let file = self.known_file.clone();
+        let url = self.settings.url.to_string();
+        let _ = tokio::task::spawn_blocking(move || {
+            let body = serde_json::json!({ "url": url, "tools": *tools });
+            let text = serde_json::to_string(&body).ok()?;
+            if std::fs::read_to_string(&file).ok().as_deref() == Some(text.as_str()) {
+                return Some(());
+            }
+            std::fs::write(&file, text).ok()
+        })
+        .await;
+    }
+
+    /// The tool list kept by [`Upstream::remember`] for this URL, if any.
+    async fn known_tools(&self) -> Vec<Tool> {
+        let file = self.known_file.clone();
+        let url = self.settings.url.to_string();
+        tokio::task::spawn_blocking(move || {
+            let text = std::fs::read_to_string(&file).ok()?;
+            let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+            if v["url"].as_str() != Some(url.as_str()) {
+                return None;
+            }
+            serde_json::from_value::<Vec<Tool>>(v["tools"].clone()).ok()
+        })
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
     }
 
     /// The upstream name of a prefixed tool name, when it is one.
@@ -89,10 +133,18 @@ impl BridgeServer {
             return Vec::new();
         };
         self.follow_list_changes(up, context);
-        match tokio::time::timeout(LIST_WAIT, up.remote.tools()).await {
-            Ok(Ok(tools)) => tools.iter().filter_map(|t| offered(self, up, t)).collect(),
+        let tools = match tokio::time::timeout(LIST_WAIT, up.remote.tools()).await {
+            Ok(Ok(tools)) => {
+                up.remember(tools.clone()).await;
+                return tools.iter().filter_map(|t| offered(self, up, t)).collect();
+            }
+            Ok(Err(RemoteError::SignIn(why))) => {
+                // A dead sign-in: the tools last seen stay listed, and each says what to run.
+                tracing::warn!("upstream tools cannot be listed: {why}");
+                up.known_tools().await
+            }
             Ok(Err(e)) => {
-                tracing::warn!("upstream tools are not listed: {}", e);
+                tracing::warn!("upstream tools are not listed: {e}");
                 Vec::new()
             }
             Err(_) => {
@@ -103,7 +155,35 @@ impl BridgeServer {
                 );
                 Vec::new()
             }
+        };
+        self.relist_later(up, context);
+        tools.iter().filter_map(|t| offered(self, up, t)).collect()
+    }
+
+    /// After a failed listing: tries again every [`RELIST_EVERY`] in the background and, once
+    /// the upstream answers (signed in again, back online), tells the client its tool list
+    /// changed.
+    fn relist_later(&self, up: &Upstream, context: &RequestContext<RoleServer>) {
+        if up.relisting.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
         }
+        let up = up.clone();
+        let peer = context.peer.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RELIST_EVERY).await;
+                if peer.is_transport_closed() {
+                    break;
+                }
+                if let Ok(Ok(tools)) = tokio::time::timeout(LIST_WAIT, up.remote.tools()).await {
+                    up.remember(tools).await;
+                    let _ = peer.notify_tool_list_changed().await;
+                    break;
+                }
+            }
+            up.relisting
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+        });
     }
 
     /// Tells this server's client `tools/list_changed` whenever the upstream says so.
@@ -218,23 +298,30 @@ impl BridgeServer {
         let Some(upstream_name) = up.upstream_name(name) else {
             return Err(ToolError::Invalid(format!("unknown tool `{name}`")));
         };
-        let tools = up.remote.tools().await.map_err(remote_error)?;
+        let policy = &self.state().policy;
+        // Refusals by name come first: a denied tool never connects to the upstream.
+        policy
+            .admit_upstream_tool(name, upstream_name, true)
+            .map_err(ToolError::Denied)?;
+        let tools = tokio::select! {
+            listed = up.remote.tools() => listed.map_err(remote_error)?,
+            () = context.ct.cancelled() => return Err(remote_error(RemoteError::Cancelled)),
+        };
         let Some(tool) = tools.iter().find(|t| t.name == upstream_name) else {
             return Err(ToolError::Invalid(format!(
                 "unknown tool `{name}`: the upstream MCP server {} offers no `{upstream_name}`; call tools/list for the tools it offers",
                 up.settings.url
             )));
         };
-        let read_only = read_only_hint(tool);
-        let policy = &self.state().policy;
+        let writes = !upstream_writes_nothing(upstream_name, read_only_hint(tool));
         policy
-            .admit_upstream_tool(name, upstream_name, read_only)
+            .admit_upstream_tool(name, upstream_name, !writes)
             .map_err(ToolError::Denied)?;
-        let arguments = policy.admit_upstream_args(request.arguments.as_ref())?;
+        let arguments = policy.admit_upstream_args(request.arguments.as_ref(), writes)?;
         if let Some(a) = &arguments {
             cx.touch(touched_in(&Value::Object(a.clone())));
         }
-        if !read_only {
+        if writes {
             let what = format!(
                 "Run `{name}` on the upstream MCP server {}{}?",
                 up.settings.url,
@@ -265,16 +352,35 @@ impl BridgeServer {
             Err(e) => e.status(),
         };
         cx.trace.record(&method, &path, status, started.elapsed());
-        let result = called.map_err(remote_error)?;
-        let seen = result_json(&result);
+        let result = called.map_err(|e| match e {
+            RemoteError::Timeout(d) => ToolError::Invalid(format!(
+                "the upstream MCP server {} did not answer within {} s",
+                up.settings.url,
+                d.as_secs()
+            )),
+            other => remote_error(other),
+        })?;
+        let (seen, text) = result_json(&result);
         for v in &seen {
-            policy.admit_upstream_result(v).map_err(|r| match r {
-                crate::policy::Refusal::Denied(m) => {
-                    ToolError::Denied(format!("the upstream's answer was withheld: {m}"))
-                }
-                crate::policy::Refusal::Invalid(m) => ToolError::Invalid(m),
-            })?;
             cx.touch(touched_in(v));
+        }
+        let checked = seen
+            .iter()
+            .try_for_each(|v| policy.admit_upstream_result(v))
+            .and_then(|()| policy.admit_upstream_text(&text));
+        if let Err(r) = checked {
+            let why = match r {
+                crate::policy::Refusal::Denied(m) | crate::policy::Refusal::Invalid(m) => m,
+            };
+            let message = format!("the upstream's answer was withheld: {why}");
+            // A write has happened by now: its record says so (an error), not "denied".
+            return Err(if writes {
+                ToolError::Invalid(format!(
+                    "{message} (the call itself was sent and may have changed something)"
+                ))
+            } else {
+                ToolError::Denied(message)
+            });
         }
         Ok(result)
     }
@@ -314,23 +420,37 @@ fn forward_progress(
 fn remote_error(e: RemoteError) -> ToolError {
     match e {
         RemoteError::Cancelled => ToolError::Invalid("cancelled by the client".to_string()),
+        RemoteError::Rpc { code, message } => ToolError::Invalid(format!(
+            "the upstream MCP server returned error {code}: {}",
+            crate::sanitize::clean_text(&message)
+        )),
         other => ToolError::Invalid(other.to_string()),
     }
 }
 
-/// What a proxied result says, as JSON: its structured content, and each text block that is
-/// JSON (Atlassian's server answers in JSON text).
-fn result_json(result: &CallToolResult) -> Vec<Value> {
+/// What a proxied result says: its structured content and each text block that is JSON
+/// (Atlassian's server answers in JSON text), and the rest of its text.
+fn result_json(result: &CallToolResult) -> (Vec<Value>, String) {
     let mut out: Vec<Value> = result.structured_content.iter().cloned().collect();
+    let mut text = String::new();
     for block in &result.content {
-        if let Some(t) = block.as_text()
-            && let Ok(v) = serde_json::from_str::<Value>(&t.text)
-            && (v.is_object() || v.is_array())
-        {
-            out.push(v);
+        match block.as_text() {
+            Some(t) => match serde_json::from_str::<Value>(&t.text) {
+                Ok(v) if v.is_object() || v.is_array() => out.push(v),
+                _ => {
+                    text.push_str(&t.text);
+                    text.push('\n');
+                }
+            },
+            // Embedded resources and links: checked as JSON.
+            None => {
+                if let Ok(v) = serde_json::to_value(block) {
+                    out.push(v);
+                }
+            }
         }
     }
-    out
+    (out, text)
 }
 
 /// Issue keys and page ids a proxied call named or returned, for the audit's `touched`.
@@ -339,12 +459,20 @@ fn touched_in(value: &Value) -> Vec<String> {
     walk(value, &mut |key, v| {
         let lower = key.to_ascii_lowercase();
         match v {
-            Value::String(s) if is_issue_key(s) => out.push(s.clone()),
+            Value::String(s)
+                if matches!(
+                    lower.as_str(),
+                    "key" | "issuekey" | "issueidorkey" | "issuekeys" | "parent" | "parentkey"
+                ) && is_issue_key(&s.to_ascii_uppercase()) =>
+            {
+                out.push(s.to_ascii_uppercase());
+            }
             Value::String(s)
                 if lower == "pageid" && !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) =>
             {
                 out.push(format!("page:{s}"));
             }
+            Value::Number(n) if lower == "pageid" => out.push(format!("page:{n}")),
             Value::Object(map)
                 if map.contains_key("title")
                     && (map.contains_key("spaceId") || map.contains_key("spaceKey")) =>

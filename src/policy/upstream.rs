@@ -43,93 +43,141 @@ impl Policy {
     /// Checks a proxied call's arguments against the project and space allowlists before
     /// anything is sent, and returns them with every JQL / CQL string confined to the
     /// allowlists (`project in (…) AND (<jql>)`), so a query can only narrow what it finds.
+    ///
+    /// Arguments are recognised by name (`issueIdOrKey`, `projectKey`, `spaceId`, `pageId` …,
+    /// any case) and by shape (a JQL/CQL string, a path or ARI naming an issue key). Under an
+    /// allowlist, what cannot be checked is refused: an issue, project or space named by id,
+    /// and a page named by id in a call that may write (`writes`), since its space is unknown
+    /// until it is read.
     pub fn admit_upstream_args(
         &self,
         args: Option<&serde_json::Map<String, Value>>,
+        writes: bool,
     ) -> Result<Option<serde_json::Map<String, Value>>, Refusal> {
         let Some(args) = args else {
             return Ok(None);
         };
         let mut out = args.clone();
         for (key, value) in out.iter_mut() {
-            self.admit_arg(key, value)?;
+            self.admit_arg(key, value, writes, "")?;
         }
         Ok(Some(out))
     }
 
-    fn admit_arg(&self, key: &str, value: &mut Value) -> Result<(), Refusal> {
-        let lower = key.to_ascii_lowercase();
+    fn admit_arg(
+        &self,
+        key: &str,
+        value: &mut Value,
+        writes: bool,
+        parent: &str,
+    ) -> Result<(), Refusal> {
+        // `{"project": {"key": "ENG"}}` is a project key; `{"parent": {"key": …}}` an issue.
+        let lower = match key.to_ascii_lowercase().as_str() {
+            "key" | "id" if !parent.is_empty() => parent.to_ascii_lowercase(),
+            other => other.to_string(),
+        };
+        let projects = !self.settings.jira_projects.is_empty();
+        let spaces = !self.settings.confluence_spaces.is_empty();
         match value {
-            Value::String(text) => {
-                if lower.contains("jql") {
-                    for p in named_keys(text, &["project"]) {
-                        self.admit_project(&p)?;
-                    }
-                    for k in issue_keys_in(text) {
-                        self.admit_issue(&k)?;
-                    }
-                    *text = self
-                        .confine_jql(text)
-                        .map_err(|e| Refusal::Invalid(format!("{e}; fix the JQL and try again")))?;
-                } else if lower.contains("cql") {
-                    for s in named_keys(text, &["space", "space.key"]) {
-                        self.admit_space(&s)?;
-                    }
-                    *text = self
-                        .confine_cql(text)
-                        .map_err(|e| Refusal::Invalid(format!("{e}; fix the CQL and try again")))?;
-                } else if lower.contains("space") && !lower.contains("id") {
-                    self.admit_space(text.trim())?;
-                } else if lower.contains("space") && !self.settings.confluence_spaces.is_empty() {
-                    return Err(Refusal::Denied(format!(
-                        "`{key}` names a space by id, so policy.confluence_spaces cannot allow it; use a space key"
-                    )));
-                } else if lower.contains("project") {
-                    // A project key or id; ids cannot be checked against the allowlist.
-                    let v = text.trim();
-                    if v.bytes().all(|b| b.is_ascii_digit()) {
-                        if !self.settings.jira_projects.is_empty() {
-                            return Err(Refusal::Denied(format!(
-                                "`{key}` names a project by id, so policy.jira_projects cannot allow it; use the project key"
-                            )));
-                        }
-                    } else {
-                        self.admit_project(v)?;
-                    }
-                } else if lower.contains("issue") {
-                    let v = text.trim();
-                    if v.bytes().all(|b| b.is_ascii_digit())
-                        && !self.settings.jira_projects.is_empty()
-                    {
-                        return Err(Refusal::Denied(format!(
-                            "`{key}` names an issue by id, so policy.jira_projects cannot allow it; use the issue key"
-                        )));
-                    }
-                    for k in issue_keys_in(v) {
-                        self.admit_issue(&k)?;
-                    }
-                } else if is_issue_key(text.trim()) {
-                    self.admit_issue(text.trim())?;
-                }
-            }
             Value::Array(items) => {
                 for item in items {
-                    self.admit_arg(key, item)?;
+                    self.admit_arg(key, item, writes, parent)?;
                 }
+                return Ok(());
             }
             Value::Object(map) => {
                 for (k, v) in map.iter_mut() {
-                    self.admit_arg(k, v)?;
+                    self.admit_arg(k, v, writes, key)?;
                 }
+                return Ok(());
             }
             _ => {}
+        }
+        // Numbers and strings alike: `{"issueIdOrKey": 10001}` is an id too.
+        let text = match value {
+            Value::String(t) => t.trim().to_string(),
+            Value::Number(n) => n.to_string(),
+            _ => return Ok(()),
+        };
+        let numeric = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        let by_id = |what: &str, rule: &str| {
+            Refusal::Denied(format!(
+                "`{key}` names {what} by id, so {rule} cannot allow it; name it by its key instead"
+            ))
+        };
+        if lower.contains("jql") {
+            if let Value::String(jql) = value {
+                for p in named_keys(jql, &["project"]) {
+                    self.admit_project(&p.to_ascii_uppercase())?;
+                }
+                for k in issue_keys_in(jql) {
+                    self.admit_issue(&k)?;
+                }
+                *jql = self
+                    .confine_jql(jql)
+                    .map_err(|e| Refusal::Invalid(format!("{e}; fix the JQL and try again")))?;
+            }
+        } else if lower.contains("cql") {
+            if let Value::String(cql) = value {
+                for s in named_keys(cql, &["space", "space.key"]) {
+                    self.admit_space(&s)?;
+                }
+                *cql = self
+                    .confine_cql(cql)
+                    .map_err(|e| Refusal::Invalid(format!("{e}; fix the CQL and try again")))?;
+            }
+        } else if ISSUE_ARGS.contains(&lower.as_str()) {
+            if numeric && projects {
+                return Err(by_id("an issue", "policy.jira_projects"));
+            }
+            if !numeric {
+                for k in text.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+                    let upper = k.to_ascii_uppercase();
+                    if is_issue_key(&upper) {
+                        self.admit_issue(&upper)?;
+                    } else if projects {
+                        return Err(Refusal::Denied(format!(
+                            "`{key}` is `{}`, which is not an issue key, so policy.jira_projects cannot allow it",
+                            k.chars().take(40).collect::<String>()
+                        )));
+                    }
+                }
+            }
+        } else if PROJECT_ARGS.contains(&lower.as_str()) {
+            if numeric && projects {
+                return Err(by_id("a project", "policy.jira_projects"));
+            }
+            if !numeric {
+                self.admit_project(&text.to_ascii_uppercase())?;
+            }
+        } else if SPACE_ARGS.contains(&lower.as_str()) {
+            if numeric && spaces {
+                return Err(by_id("a space", "policy.confluence_spaces"));
+            }
+            if !numeric {
+                self.admit_space(&text)?;
+            }
+        } else if PAGE_ARGS.contains(&lower.as_str()) {
+            if writes && spaces {
+                return Err(Refusal::Denied(format!(
+                    "`{key}` names a page by id in a call that may write, and its space cannot be checked against policy.confluence_spaces before sending; use the bridge's own Confluence tools, which check the page's space first"
+                )));
+            }
+        } else if text.contains('/') || text.to_ascii_lowercase().starts_with("ari:") {
+            // A path or ARI may carry an issue key: `/rest/api/3/issue/SEC-1`.
+            for k in issue_keys_in(&text.to_ascii_uppercase()) {
+                self.admit_issue(&k)?;
+            }
+        } else if is_issue_key(&text.to_ascii_uppercase()) {
+            self.admit_issue(&text.to_ascii_uppercase())?;
         }
         Ok(())
     }
 
-    /// Checks what a proxied read returned: an issue from a project, or a page from a space,
-    /// outside the allowlists withholds the whole result (a page id alone names no space, so
-    /// this is where a Confluence page is first seen with its space).
+    /// Checks what a proxied call returned: an issue from a project, or a project, space or
+    /// page outside the allowlists withholds the whole answer. A page must prove its space by
+    /// key (Confluence's v2 answers name spaces by id only, which the bridge cannot check);
+    /// `text` is the answer's non-JSON text, in which any issue key is checked.
     pub fn admit_upstream_result(&self, result: &Value) -> Result<(), Refusal> {
         if self.settings.jira_projects.is_empty() && self.settings.confluence_spaces.is_empty() {
             return Ok(());
@@ -139,27 +187,122 @@ impl Policy {
             if refusal.is_some() {
                 return;
             }
-            let Some(text) = value.as_str() else {
-                return;
-            };
-            let lower = key.to_ascii_lowercase();
-            if (lower == "key" || lower == "issuekey") && is_issue_key(text) {
-                refusal = self.admit_issue(text).err();
-            } else if lower == "projectkey" {
-                refusal = self.admit_project(text).err();
-            } else if lower == "spacekey" {
-                refusal = self.admit_space(text).err();
-            }
+            refusal = self.check_result_item(key, value).err();
         });
         match refusal {
             Some(r) => Err(r),
             None => Ok(()),
         }
     }
+
+    /// Checks an answer's plain text (not JSON): every issue key written in it.
+    pub fn admit_upstream_text(&self, text: &str) -> Result<(), Refusal> {
+        if self.settings.jira_projects.is_empty() {
+            return Ok(());
+        }
+        for k in issue_keys_in(text) {
+            self.admit_issue(&k)?;
+        }
+        Ok(())
+    }
+
+    fn check_result_item(&self, key: &str, value: &Value) -> Result<(), Refusal> {
+        let lower = key.to_ascii_lowercase();
+        if let Some(text) = value.as_str() {
+            let upper = text.to_ascii_uppercase();
+            return match lower.as_str() {
+                "key" | "issuekey" if is_issue_key(&upper) => self.admit_issue(&upper),
+                "projectkey" => self.admit_project(&upper),
+                "spacekey" => self.admit_space(text),
+                _ => Ok(()),
+            };
+        }
+        let Some(map) = value.as_object() else {
+            return Ok(());
+        };
+        let own_key = map.get("key").and_then(Value::as_str);
+        // `{"project": {"key": "SEC"}}`, `{"space": {"key": "OPS"}}`, and listings of
+        // projects or spaces (objects that say what they are).
+        if let Some(k) = own_key.filter(|k| !k.contains('-')) {
+            let is_project = lower == "project"
+                || map.contains_key("projectTypeKey")
+                || map.contains_key("issueTypes");
+            let is_space =
+                lower == "space" || map.contains_key("homepageId") || map.contains_key("spaceType");
+            if is_project {
+                self.admit_project(&k.to_ascii_uppercase())?;
+            } else if is_space {
+                self.admit_space(k)?;
+            }
+        }
+        // A page proves its space by key.
+        let page_like = map.contains_key("title")
+            && (map.contains_key("spaceId")
+                || map.contains_key("spaceKey")
+                || map.contains_key("space"));
+        if page_like && !self.settings.confluence_spaces.is_empty() {
+            let space_key = map
+                .get("spaceKey")
+                .and_then(Value::as_str)
+                .or_else(|| map.get("space").and_then(|s| s["key"].as_str()));
+            let id = map
+                .get("id")
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .unwrap_or_default();
+            self.admit_fetched_page(&id, space_key)?;
+        }
+        Ok(())
+    }
 }
 
-/// True when an upstream tool may run under `read_only`.
-fn upstream_writes_nothing(upstream_name: &str, read_only_hint: bool) -> bool {
+/// Argument names (lower case) that hold issue keys or ids.
+const ISSUE_ARGS: &[&str] = &[
+    "issueidorkey",
+    "issuekey",
+    "issueid",
+    "issuekeys",
+    "issueids",
+    "issueidsorkeys",
+    "issue",
+    "issues",
+    "parent",
+    "parentkey",
+    "parentissuekey",
+    "parentissue",
+    "inwardissue",
+    "outwardissue",
+    "keys",
+];
+
+/// Argument names (lower case) that hold project keys or ids.
+const PROJECT_ARGS: &[&str] = &[
+    "projectkey",
+    "projectidorkey",
+    "projectid",
+    "project",
+    "projectkeys",
+];
+
+/// Argument names (lower case) that hold space keys or ids.
+const SPACE_ARGS: &[&str] = &[
+    "spacekey",
+    "spaceidorkey",
+    "spaceid",
+    "space",
+    "spacekeys",
+    "spaceids",
+];
+
+/// Argument names (lower case) that hold Confluence page (content) ids.
+const PAGE_ARGS: &[&str] = &["pageid", "pageids", "contentid", "parentpageid", "parentid"];
+
+/// True when an upstream tool writes nothing: its annotations say `readOnlyHint: true`, and it
+/// is not one of the generic tools that write whatever they say.
+pub fn upstream_writes_nothing(upstream_name: &str, read_only_hint: bool) -> bool {
     read_only_hint && !ALWAYS_WRITES.contains(&upstream_name)
 }
 
@@ -229,13 +372,17 @@ fn named_keys(text: &str, fields: &[&str]) -> Vec<String> {
             if op == "not" && tokens.get(j).is_some_and(|t| t.eq_ignore_ascii_case("in")) {
                 j += 1;
             }
+            // `project != SEC` / `project not in (SEC)` only narrow what the confined query
+            // finds: their values are not requests for those projects.
             match op.as_str() {
-                "=" | "!=" | "~" | "!~" => {
+                "!=" | "!~" => {}
+                "not" => {}
+                "=" | "~" => {
                     if let Some(v) = tokens.get(j) {
                         out.push(v.clone());
                     }
                 }
-                "in" | "not" if tokens.get(j).is_some_and(|t| t == "(") => {
+                "in" if tokens.get(j).is_some_and(|t| t == "(") => {
                     j += 1;
                     while let Some(t) = tokens.get(j) {
                         if t == ")" {
@@ -334,6 +481,16 @@ mod tests {
         v.as_object().cloned().unwrap()
     }
 
+    impl Policy {
+        /// A read-only call's arguments.
+        fn admit_upstream_args_r(
+            &self,
+            args: Option<&serde_json::Map<String, Value>>,
+        ) -> Result<Option<serde_json::Map<String, Value>>, Refusal> {
+            self.admit_upstream_args(args, false)
+        }
+    }
+
     #[test]
     fn tools_by_prefixed_name_and_read_only_hint() {
         let p = policy(&[], &[], true);
@@ -369,14 +526,14 @@ mod tests {
             "PROJECT not in (OPS) OR project=sec",
             "key = SEC-3",
         ] {
-            let r = p.admit_upstream_args(Some(&args(json!({ "jql": jql }))));
+            let r = p.admit_upstream_args_r(Some(&args(json!({ "jql": jql }))));
             assert!(
                 matches!(r, Err(Refusal::Denied(ref m)) if m.contains("SEC") || m.contains("sec")),
                 "{jql}: {r:?}"
             );
         }
         let ok = p
-            .admit_upstream_args(Some(&args(
+            .admit_upstream_args_r(Some(&args(
                 json!({"cloudId": "x", "jql": "project = ENG ORDER BY updated DESC"}),
             )))
             .unwrap()
@@ -388,7 +545,7 @@ mod tests {
         assert_eq!(ok["cloudId"], json!("x"), "other arguments are left alone");
         // Unbalanced JQL cannot escape the group it is wrapped in.
         assert!(matches!(
-            p.admit_upstream_args(Some(&args(json!({"jql": "a) OR (b"})))),
+            p.admit_upstream_args_r(Some(&args(json!({"jql": "a) OR (b"})))),
             Err(Refusal::Invalid(_))
         ));
     }
@@ -397,44 +554,44 @@ mod tests {
     fn keys_ids_and_spaces_in_arguments() {
         let p = policy(&["ENG"], &["ENG"], false);
         assert!(
-            p.admit_upstream_args(Some(&args(json!({"issueIdOrKey": "ENG-1"}))))
+            p.admit_upstream_args_r(Some(&args(json!({"issueIdOrKey": "ENG-1"}))))
                 .is_ok()
         );
         assert!(
-            p.admit_upstream_args(Some(&args(json!({"issueIdOrKey": "OPS-1"}))))
+            p.admit_upstream_args_r(Some(&args(json!({"issueIdOrKey": "OPS-1"}))))
                 .is_err()
         );
         assert!(
-            p.admit_upstream_args(Some(&args(json!({"issueIdOrKey": "10001"}))))
+            p.admit_upstream_args_r(Some(&args(json!({"issueIdOrKey": "10001"}))))
                 .is_err()
         );
         assert!(
-            p.admit_upstream_args(Some(&args(json!({"projectKey": "ENG"}))))
+            p.admit_upstream_args_r(Some(&args(json!({"projectKey": "ENG"}))))
                 .is_ok()
         );
         assert!(
-            p.admit_upstream_args(Some(&args(json!({"projectKey": "SEC"}))))
+            p.admit_upstream_args_r(Some(&args(json!({"projectKey": "SEC"}))))
                 .is_err()
         );
         assert!(
-            p.admit_upstream_args(Some(&args(json!({"spaceKey": "OPS"}))))
+            p.admit_upstream_args_r(Some(&args(json!({"spaceKey": "OPS"}))))
                 .is_err()
         );
         assert!(
-            p.admit_upstream_args(Some(&args(json!({"spaceId": "98306"}))))
+            p.admit_upstream_args_r(Some(&args(json!({"spaceId": "98306"}))))
                 .is_err()
         );
         assert!(
-            p.admit_upstream_args(Some(&args(json!({"cql": "space = OPS"}))))
+            p.admit_upstream_args_r(Some(&args(json!({"cql": "space = OPS"}))))
                 .is_err()
         );
         assert!(
-            p.admit_upstream_args(Some(&args(json!({"nested": {"keys": ["ENG-2", "OPS-4"]}}))))
+            p.admit_upstream_args_r(Some(&args(json!({"nested": {"keys": ["ENG-2", "OPS-4"]}}))))
                 .is_err()
         );
         let open = policy(&[], &[], false);
         assert!(
-            open.admit_upstream_args(Some(&args(
+            open.admit_upstream_args_r(Some(&args(
                 json!({"issueIdOrKey": "10001", "spaceId": "1"})
             )))
             .is_ok()
@@ -460,6 +617,65 @@ mod tests {
             p.admit_upstream_result(&json!({"id": "100101", "spaceKey": "ENG"}))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn lowercase_keys_numbers_paths_and_pages_cannot_slip_past() {
+        let p = policy(&["ENG"], &["ENG"], false);
+        for a in [
+            json!({"issueIdOrKey": "sec-1"}),
+            json!({"issueIdOrKey": 10001}),
+            json!({"projectId": 10002}),
+            json!({"spaceId": 98306}),
+            json!({"issueKeys": "ENG-1, SEC-2"}),
+            json!({"path": "/rest/api/3/issue/SEC-1"}),
+            json!({"target": "ari:cloud:jira:site:issue/sec-1"}),
+            json!({"issueKey": "not a key"}),
+        ] {
+            assert!(
+                matches!(
+                    p.admit_upstream_args(Some(&args(a.clone())), false),
+                    Err(Refusal::Denied(_))
+                ),
+                "{a}"
+            );
+        }
+        // A page id: fine for a read (its space is checked in the answer), refused for a write.
+        let page = args(json!({"pageId": "200101"}));
+        assert!(p.admit_upstream_args(Some(&page), false).is_ok());
+        assert!(p.admit_upstream_args(Some(&page), true).is_err());
+        // Names are matched whole: an issue type id is not an issue id.
+        assert!(
+            p.admit_upstream_args(Some(&args(json!({"projectIdOrKey": "eng", "issueTypeId": "10004", "summary": "mentions SEC-1"}))), true)
+                .is_ok()
+        );
+        // Exclusions only narrow the (confined) query.
+        assert!(
+            p.admit_upstream_args_r(Some(&args(
+                json!({"jql": "project != SEC AND project not in (OPS)"})
+            )))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn answers_must_prove_their_projects_and_spaces() {
+        let p = policy(&["ENG"], &["ENG"], false);
+        for v in [
+            json!({"id": "200101", "title": "x", "spaceId": "98307"}),
+            json!({"values": [{"key": "SEC", "projectTypeKey": "software"}]}),
+            json!({"fields": {"project": {"key": "OPS"}}}),
+            json!({"page": {"id": "1", "title": "t", "space": {"key": "OPS"}}}),
+            json!({"issues": [{"key": "sec-4"}]}),
+        ] {
+            assert!(p.admit_upstream_result(&v).is_err(), "{v}");
+        }
+        assert!(
+            p.admit_upstream_result(&json!({"fields": {"project": {"key": "ENG"}}}))
+                .is_ok()
+        );
+        assert!(p.admit_upstream_text("Created ENG-70").is_ok());
+        assert!(p.admit_upstream_text("See SEC-1 for details").is_err());
     }
 
     #[test]

@@ -7,19 +7,29 @@ use std::time::Instant;
 use reqwest::{Method, StatusCode, header};
 use url::Url;
 
-use super::{DiscoveryError, STEP_PROBE, resource_metadata};
+use super::{DiscoveryError, STEP_PROBE, challenge_scope, resource_metadata};
 use crate::sanitize::clean_text;
 use crate::upstream::CallTrace;
 
 /// Largest metadata answer read; anything bigger is not metadata.
 const MAX_BODY: usize = 512 * 1024;
 
-/// The unauthenticated `initialize`: its status, and the metadata URL its challenge names.
+/// What the unauthenticated `initialize` answered.
+pub(super) struct Probed {
+    /// Its status (a 401 for a server that wants a sign-in).
+    pub status: StatusCode,
+    /// The metadata URL its challenge names.
+    pub resource_metadata: Option<Url>,
+    /// The scopes its challenge names.
+    pub scope: Option<Vec<String>>,
+}
+
+/// The unauthenticated `initialize`: its status, and what its challenge names.
 pub(super) async fn probe(
     http: &reqwest::Client,
     trace: &CallTrace,
     mcp_url: &Url,
-) -> Result<(StatusCode, Option<Url>), DiscoveryError> {
+) -> Result<Probed, DiscoveryError> {
     let body = serde_json::json!({
         "jsonrpc": "2.0",
         "id": 1,
@@ -71,7 +81,11 @@ pub(super) async fn probe(
             })
         })
         .transpose()?;
-    Ok((status, pointed))
+    Ok(Probed {
+        status,
+        resource_metadata: pointed,
+        scope: challenge_scope(&values),
+    })
 }
 
 /// The first candidate that answers 2xx with JSON; a 4xx/5xx moves on to the next.

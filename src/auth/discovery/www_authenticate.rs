@@ -1,6 +1,7 @@
 //! Reading `WWW-Authenticate` challenges (RFC 9110 §11.6.1) far enough to find the Bearer
-//! challenge's `resource_metadata` (RFC 9728 §5.1): several challenges per header and several
-//! headers, schemes in any case, quoted or bare values, commas and escapes inside quotes.
+//! challenge's `resource_metadata` (RFC 9728 §5.1) and `scope` (RFC 6750 §3): several
+//! challenges per header and several headers, schemes in any case, quoted or bare values,
+//! commas and escapes inside quotes.
 
 /// One challenge: its scheme as sent and its parameters (names lowercased).
 #[derive(Debug, PartialEq)]
@@ -14,6 +15,27 @@ pub(crate) struct Challenge {
 /// The `resource_metadata` of the first Bearer challenge that has one, across all the
 /// `WWW-Authenticate` header values of a response: where the server's RFC 9728 metadata is.
 pub fn resource_metadata(values: &[&str]) -> Option<String> {
+    bearer_param(values, "resource_metadata")
+}
+
+/// The scopes the first Bearer challenge with a `scope` names: what the MCP server says a
+/// client should ask for (the MCP authorization spec prefers it to any metadata). Tokens that
+/// are not RFC 6749 scope tokens are dropped; `None` when no usable one is left.
+pub fn challenge_scope(values: &[&str]) -> Option<Vec<String>> {
+    let is_token = |t: &&str| {
+        t.chars()
+            .all(|c| matches!(c, '\u{21}' | '\u{23}'..='\u{5B}' | '\u{5D}'..='\u{7E}'))
+    };
+    let scopes: Vec<String> = bearer_param(values, "scope")?
+        .split_whitespace()
+        .filter(is_token)
+        .map(str::to_string)
+        .collect();
+    (!scopes.is_empty()).then_some(scopes)
+}
+
+/// The first non-empty value of the parameter `name` among the Bearer challenges.
+fn bearer_param(values: &[&str], name: &str) -> Option<String> {
     values
         .iter()
         .flat_map(|v| challenges(v))
@@ -21,7 +43,7 @@ pub fn resource_metadata(values: &[&str]) -> Option<String> {
         .find_map(|c| {
             c.params
                 .into_iter()
-                .find(|(name, value)| name == "resource_metadata" && !value.is_empty())
+                .find(|(n, value)| n == name && !value.is_empty())
                 .map(|(_, value)| value)
         })
 }
@@ -154,6 +176,29 @@ mod tests {
         ] {
             assert_eq!(resource_metadata(&[none]), None, "{none}");
         }
+    }
+
+    #[test]
+    fn the_challenge_scope_is_split_and_screened() {
+        let scope = |h: &str| challenge_scope(&[h]);
+        assert_eq!(
+            scope("Basic realm=\"x\", Bearer error=\"invalid_token\", scope=\"a:b  c\""),
+            Some(vec!["a:b".to_string(), "c".to_string()])
+        );
+        assert_eq!(scope("Bearer scope=read"), Some(vec!["read".to_string()]));
+        for none in [
+            "Bearer realm=\"x\"",
+            "Basic scope=\"a\"",
+            "Bearer scope=\"\"",
+            "Bearer scope=\"  \"",
+        ] {
+            assert_eq!(scope(none), None, "{none}");
+        }
+        // A quote, a backslash or a non-ASCII character is no scope token.
+        assert_eq!(
+            scope("Bearer scope=\"ok bad\\\"x caf\u{e9}\""),
+            Some(vec!["ok".to_string()])
+        );
     }
 
     #[test]

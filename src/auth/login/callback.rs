@@ -21,7 +21,12 @@ pub(crate) enum CallbackError {
     /// Nothing arrived within the timeout.
     TimedOut(Duration),
     /// The authorization server answered our request with an error (`access_denied` …).
-    Declined(String),
+    Declined {
+        /// The OAuth error code, cleaned and cut short.
+        code: String,
+        /// The code and its description, cleaned and cut short, for the person.
+        detail: String,
+    },
     /// The answer names another authorization server, or none where one was required
     /// (RFC 9207): a possible mix-up attack, so its code is never exchanged.
     WrongIssuer {
@@ -35,6 +40,21 @@ pub(crate) enum CallbackError {
 }
 
 impl CallbackError {
+    /// The authorization server's OAuth error code, when it answered one.
+    pub(crate) fn code(&self) -> &str {
+        match self {
+            CallbackError::Declined { code, .. } => code,
+            _ => "",
+        }
+    }
+
+    /// True when the authorization server answered that it does not know the client
+    /// (`invalid_client`, `unauthorized_client`): the registration is stale.
+    pub(crate) fn is_unknown_client(&self) -> bool {
+        matches!(self, CallbackError::Declined { code, .. }
+            if code == "invalid_client" || code == "unauthorized_client")
+    }
+
     /// The message for the person at the terminal; `command` is what to run again.
     pub(crate) fn describe(&self, command: &str) -> String {
         match self {
@@ -42,8 +62,8 @@ impl CallbackError {
                 "no sign-in arrived within {} s; run `{command}` again",
                 t.as_secs()
             ),
-            CallbackError::Declined(e) => format!(
-                "sign-in was not completed: the authorization server answered {e}; run `{command}` again (and allow access) to retry"
+            CallbackError::Declined { detail, .. } => format!(
+                "sign-in was not completed: the authorization server answered {detail}; run `{command}` again (and allow access) to retry"
             ),
             CallbackError::WrongIssuer { expected, got } => format!(
                 "sign-in refused: the authorization answer came from {}, not from {expected} (RFC 9207), so its code was not used; run `{command}` again, and if this repeats, something between the browser and the server is tampering with the sign-in",
@@ -254,17 +274,19 @@ async fn on_callback(
             )
         }
         (_, Some(error)) => {
-            let detail = q
-                .error_description
-                .map(|d| format!("{error}: {}", clean_text(&d)))
-                .unwrap_or(error);
+            // Both values come from whoever sent the browser here: one short line each.
+            let code = one_line(&error, 100);
+            let detail = match q.error_description {
+                Some(d) => format!("{code}: {}", one_line(&d, 300)),
+                None => code.clone(),
+            };
             let shown = escape(&detail);
-            let _ = cb.errors.send(CallbackError::Declined(detail));
+            let _ = cb.errors.send(CallbackError::Declined { code, detail });
             page(
                 "Sign-in not completed",
                 &format!(
-                    "The authorization server said: {shown}. The login command has stopped; run \
-                     it again to retry."
+                    "The authorization server said: {shown}. Return to the terminal: the login \
+                     command says what happens next."
                 ),
             )
         }
@@ -273,6 +295,18 @@ async fn on_callback(
             "This callback carried neither a code nor an error.",
         ),
     }
+}
+
+/// Untrusted text for the terminal: invisible characters removed, on one line, at most `max`
+/// characters (an ellipsis marks a cut).
+fn one_line(s: &str, max: usize) -> String {
+    let clean = crate::sanitize::collapse_whitespace(&clean_text(s));
+    if clean.chars().count() <= max {
+        return clean;
+    }
+    let mut cut: String = clean.chars().take(max).collect();
+    cut.push('…');
+    cut
 }
 
 async fn stray() -> (axum::http::StatusCode, Html<String>) {
@@ -341,8 +375,47 @@ mod tests {
         let got = listener
             .receive("s".into(), None, Duration::from_secs(20))
             .await;
-        assert_eq!(got, Err(CallbackError::Declined("access_denied".into())));
+        assert_eq!(
+            got,
+            Err(CallbackError::Declined {
+                code: "access_denied".into(),
+                detail: "access_denied".into()
+            })
+        );
         assert!(browser.await.unwrap().contains("not completed"));
+    }
+
+    #[tokio::test]
+    async fn an_error_answer_reaches_the_terminal_cleaned_and_short() {
+        let listener = CallbackListener::bind("127.0.0.1", 0).await.unwrap();
+        let code = format!("bad\u{202E}\u{200B}code{}", "x".repeat(5000));
+        let description = format!("see\u{2066} here{}", "y".repeat(5000));
+        let url = format!(
+            "{}?error={}&error_description={}&state=s",
+            listener.redirect_uri(),
+            urlencode(&code),
+            urlencode(&description)
+        );
+        let browser = tokio::spawn(get(url));
+        let got = listener
+            .receive("s".into(), None, Duration::from_secs(20))
+            .await;
+        browser.await.unwrap();
+        let text = got.unwrap_err().describe("cmd");
+        assert!(text.contains("badcodexx"), "{text}");
+        assert!(text.contains("see hereyy"), "{text}");
+        assert!(
+            !text.contains(['\u{202E}', '\u{200B}', '\u{2066}']),
+            "{text:?}"
+        );
+        let longest_run = |c: char| {
+            text.split(|x| x != c)
+                .map(|run| run.chars().count())
+                .max()
+                .unwrap()
+        };
+        assert!(longest_run('x') < 100, "the error code is cut: {text}");
+        assert!(longest_run('y') < 400, "the description is cut: {text}");
     }
 
     fn urlencode(s: &str) -> String {
