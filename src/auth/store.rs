@@ -585,6 +585,23 @@ impl CredentialStore {
         }
     }
 
+    /// Takes the lock (waiting at most `wait`) and reads with it held, both off the async
+    /// runtime's threads: the start of every read-modify-write of the file (refresh, logout).
+    pub async fn lock_and_read<T: Send + 'static>(
+        &self,
+        wait: std::time::Duration,
+        read: impl FnOnce(&CredentialStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<(StoreLock, T), StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let lock = store.lock_within(wait)?;
+            let value = read(&store)?;
+            Ok((lock, value))
+        })
+        .await
+        .map_err(|e| self.io(&self.path, std::io::Error::other(e.to_string())))?
+    }
+
     /// Takes the exclusive cross-process lock, waiting at most `wait` for another process to
     /// release it; released when the guard drops.
     pub fn lock_within(&self, wait: std::time::Duration) -> Result<StoreLock, StoreError> {

@@ -116,14 +116,10 @@ impl TokenManager {
 
     /// Under the cross-process lock: re-read the store and refresh only if still needed.
     async fn locked_refresh(&self, rejected: Option<Secret>) -> Result<Secret, AuthError> {
-        let store = self.store.clone();
-        let (lock, on_disk) = tokio::task::spawn_blocking(move || {
-            let lock = store.lock_within(LOCK_WAIT)?;
-            let creds = store.load()?;
-            Ok::<_, AuthError>((lock, creds))
-        })
-        .await
-        .map_err(|e| AuthError::Store(format!("credential store task failed: {e}")))??;
+        let (lock, on_disk) = self
+            .store
+            .lock_and_read(LOCK_WAIT, CredentialStore::load)
+            .await?;
         let Some(on_disk) = on_disk else {
             self.set(None);
             return Err(AuthError::NotSignedIn);

@@ -106,14 +106,10 @@ impl UpstreamTokenManager {
     }
 
     async fn locked_refresh(&self, rejected: Option<Secret>) -> Result<Secret, AuthError> {
-        let store = self.store.clone();
-        let (lock, on_disk) = tokio::task::spawn_blocking(move || {
-            let lock = store.lock_within(LOCK_WAIT)?;
-            let entry = store.load_upstream()?;
-            Ok::<_, AuthError>((lock, entry))
-        })
-        .await
-        .map_err(|e| AuthError::Store(format!("credential store task failed: {e}")))??;
+        let (lock, on_disk) = self
+            .store
+            .lock_and_read(LOCK_WAIT, CredentialStore::load_upstream)
+            .await?;
         let on_disk = on_disk.filter(|e| same_url(&e.url, &self.url));
         let Some(entry) = on_disk else {
             self.set(None);

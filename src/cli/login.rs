@@ -186,15 +186,10 @@ pub async fn run_logout(settings: Settings) -> Result<ExitCode, CliError> {
     let audit = AuditLog::open(&settings.audit).context("cannot open the audit log")?;
     let store = CredentialStore::in_dir(&settings.data_dir);
     let started = Instant::now();
-    let s = store.clone();
-    let (lock, creds) = tokio::task::spawn_blocking(move || {
-        let lock = s.lock_within(std::time::Duration::from_secs(30))?;
-        let creds = s.load()?;
-        Ok::<_, crate::auth::store::StoreError>((lock, creds))
-    })
-    .await
-    .context("credential store task failed")?
-    .context("cannot read the credential store")?;
+    let (lock, creds) = store
+        .lock_and_read(std::time::Duration::from_secs(30), CredentialStore::load)
+        .await
+        .context("cannot read the credential store")?;
     let Some(creds) = creds else {
         drop(lock);
         println!("Not signed in; nothing to forget.");

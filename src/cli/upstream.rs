@@ -140,15 +140,10 @@ pub async fn run_logout(settings: Settings) -> Result<ExitCode, CliError> {
     let audit = AuditLog::open(&settings.audit).context("cannot open the audit log")?;
     let store = CredentialStore::in_dir(&settings.data_dir);
     let started = Instant::now();
-    let s = store.clone();
-    let (lock, entry) = tokio::task::spawn_blocking(move || {
-        let lock = s.lock_within(Duration::from_secs(30))?;
-        let entry = s.load_upstream()?;
-        Ok::<_, crate::auth::store::StoreError>((lock, entry))
-    })
-    .await
-    .context("credential store task failed")?
-    .context("cannot read the credential store")?;
+    let (lock, entry) = store
+        .lock_and_read(Duration::from_secs(30), CredentialStore::load_upstream)
+        .await
+        .context("cannot read the credential store")?;
     let Some(entry) = entry else {
         drop(lock);
         println!("Not signed in to an upstream MCP server; nothing to forget.");

@@ -107,6 +107,15 @@ impl Upstream {
 /// The prefixed, policy-filtered form of an upstream tool; `None` when policy hides it.
 fn offered(server: &BridgeServer, up: &Upstream, tool: &Tool) -> Option<Tool> {
     let prefixed = format!("{}{}", up.settings.prefix, tool.name);
+    // A prefix such as `jira_` could make an upstream name collide with one of the bridge's
+    // own tools: the bridge's own wins, and the upstream one is not offered.
+    if up.with_own_tools() && server.router.get(&prefixed).is_some() {
+        tracing::warn!(
+            "upstream tool `{}` is not offered: `{prefixed}` is one of the bridge's own tools; choose another upstream.prefix",
+            tool.name
+        );
+        return None;
+    }
     let read_only = read_only_hint(tool);
     server
         .state()
