@@ -32,6 +32,29 @@ pub(super) fn db_err(path: &Path, e: rusqlite::Error) -> CacheError {
     }
 }
 
+/// Why one attempt to open the cache failed: a lock race worth another try, or for good.
+enum Opening {
+    /// SQLite said "database is locked" / "busy" without waiting.
+    Busy(rusqlite::Error),
+    /// Anything else.
+    Failed(CacheError),
+}
+
+impl Opening {
+    fn from_sqlite(path: &Path, e: rusqlite::Error) -> Self {
+        let busy = matches!(
+            &e,
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
+        if busy {
+            Opening::Busy(e)
+        } else {
+            Opening::Failed(db_err(path, e))
+        }
+    }
+}
+
 /// One connection and what it knows about the data's size.
 #[derive(Debug)]
 pub(super) struct Db {
@@ -54,7 +77,26 @@ impl Db {
     /// Opens `path` as described on [`super::Cache::open`].
     pub(super) fn open(path: &Path, max_bytes: u64) -> Result<Db, CacheError> {
         prepare_file(path)?;
-        let err = |e| db_err(path, e);
+        // Several processes opening a new file at once race to switch it to WAL and migrate
+        // it; SQLite answers some of those races with "database is locked" at once, without
+        // waiting in the busy handler (to avoid a deadlock), so the whole open is tried again.
+        let deadline = std::time::Instant::now() + BUSY;
+        let mut attempt: u64 = 0;
+        loop {
+            match Self::open_once(path, max_bytes) {
+                Err(Opening::Busy(_)) if std::time::Instant::now() < deadline => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(5 + (attempt * 7) % 40));
+                }
+                Err(Opening::Busy(e)) => return Err(db_err(path, e)),
+                Err(Opening::Failed(e)) => return Err(e),
+                Ok(db) => return Ok(db),
+            }
+        }
+    }
+
+    fn open_once(path: &Path, max_bytes: u64) -> Result<Db, Opening> {
+        let err = |e| Opening::from_sqlite(path, e);
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(BUSY).map_err(err)?;
         let mode: String = conn
@@ -77,20 +119,22 @@ impl Db {
     }
 
     /// Brings the schema to this build's version; several processes may race here.
-    fn migrate(&mut self) -> Result<(), CacheError> {
+    fn migrate(&mut self) -> Result<(), Opening> {
         let supported = MIGRATIONS.len() as i64;
         let path = self.path.clone();
-        let err = |e| db_err(&path, e);
+        let err = |e| Opening::from_sqlite(&path, e);
         let version =
             |c: &Connection| c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0));
         let found = version(&self.conn).map_err(err)?;
         if found == supported {
             return Ok(());
         }
-        let too_new = |found| CacheError::TooNew {
-            path: path.clone(),
-            found,
-            supported,
+        let too_new = |found| {
+            Opening::Failed(CacheError::TooNew {
+                path: path.clone(),
+                found,
+                supported,
+            })
         };
         if found > supported {
             return Err(too_new(found));
