@@ -10,7 +10,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{BIN, Bridge, last_record, pct, sorted};
+use common::{Bridge, bin, last_record, pct, sorted};
 use serde_json::json;
 
 const WORDS: [&str; 12] = [
@@ -30,7 +30,7 @@ const WORDS: [&str; 12] = [
 
 fn sync(home: &std::path::Path, args: &[&str]) -> (f64, String) {
     let t0 = Instant::now();
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .arg("sync")
         .args(args)
         .env("ATLASSIAN_MCP_BRIDGE_HOME", home)

@@ -3,7 +3,7 @@
 #
 #   install\install.ps1 <claude-desktop|claude-code|vscode|cursor> [path\to\binary.exe] [-Force]
 #
-# Without a binary: builds one with `cargo build --release` when run from a checkout, else uses
+# Without a binary: builds one with `cargo build --profile dist` when run from a checkout, else uses
 # the atlassian-mcp-bridge already on PATH. -Force replaces an entry that runs another binary.
 # ATLASSIAN_MCP_BRIDGE_HOME and ATLASSIAN_MCP_BRIDGE_CONFIG, when set, are written into the entry
 # (apps started from the Start menu do not see this session's variables).
@@ -22,13 +22,13 @@ $repo = Split-Path -Parent $PSScriptRoot
 if (-not $Binary) {
     $manifest = Join-Path $repo 'Cargo.toml'
     if ((Test-Path $manifest) -and (Select-String -Path $manifest -Pattern "^name = `"$name`"" -Quiet)) {
-        Write-Host "building $name with cargo build --release (a few minutes)"
+        Write-Host "building $name with cargo build --profile dist (several minutes: whole-program optimisation)"
         Push-Location $repo
         try {
-            cargo build --release
-            if ($LASTEXITCODE -ne 0) { throw 'cargo build --release failed' }
+            cargo build --profile dist
+            if ($LASTEXITCODE -ne 0) { throw 'cargo build --profile dist failed' }
         } finally { Pop-Location }
-        $Binary = Join-Path $repo "target\release\$name.exe"
+        $Binary = Join-Path $repo "target\dist\$name.exe"
     } else {
         $found = Get-Command $name -CommandType Application -ErrorAction SilentlyContinue
         if (-not $found) { throw "no $name binary: pass its path, or run this from a checkout with cargo installed" }

@@ -3,7 +3,7 @@
 #
 #   install/install.sh <claude-desktop|claude-code|vscode|cursor> [--force] [path/to/binary]
 #
-# Without a binary: builds one with `cargo build --release` when run from a checkout, else uses
+# Without a binary: builds one with `cargo build --profile dist` when run from a checkout, else uses
 # the atlassian-mcp-bridge already on PATH. --force replaces an entry that runs another binary.
 # ATLASSIAN_MCP_BRIDGE_HOME and ATLASSIAN_MCP_BRIDGE_CONFIG, when set, are written into the entry
 # (apps started from the desktop do not see shell variables).
@@ -28,9 +28,9 @@ esac
 repo=$(cd "$(dirname "$0")/.." && pwd)
 if [ -z "$bin" ]; then
     if [ -f "$repo/Cargo.toml" ] && grep -q "^name = \"$name\"" "$repo/Cargo.toml"; then
-        echo "building $name with cargo build --release (a few minutes)" >&2
-        (cd "$repo" && cargo build --release)
-        bin=$repo/target/release/$name
+        echo "building $name with cargo build --profile dist (several minutes: whole-program optimisation)" >&2
+        (cd "$repo" && cargo build --profile dist)
+        bin=$repo/target/dist/$name
     elif command -v "$name" >/dev/null 2>&1; then
         bin=$(command -v "$name")
     else

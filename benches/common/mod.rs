@@ -10,8 +10,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-/// The binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_atlassian-mcp-bridge");
+/// The binary under test: this build's, or another one named by `BRIDGE_BIN` (to measure a
+/// `dist` build, or an older commit's binary beside this one in the same run).
+pub fn bin() -> String {
+    std::env::var("BRIDGE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_atlassian-mcp-bridge").to_string())
+}
 
 pub struct Bridge {
     child: Child,
@@ -27,7 +31,7 @@ impl Bridge {
 
     pub fn spawn_with(home: &std::path::Path, env: &[(&str, &str)]) -> (Self, Instant) {
         let started = Instant::now();
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(bin())
             .arg("serve")
             .env("ATLASSIAN_MCP_BRIDGE_HOME", home)
             .envs(env.iter().copied())

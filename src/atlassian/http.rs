@@ -6,6 +6,7 @@
 //! 64 KiB (its messages are all that is used); a GET whose URL would pass
 //! [`MAX_GET_URL_BYTES`] is for the caller to send another way (Jira search: POST) or refuse.
 
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -221,45 +222,61 @@ pub struct Answer {
     pub body: Value,
 }
 
+/// What [`HttpClient::exchange`] got back.
+enum Reply {
+    /// A success status and its body, unparsed.
+    Success { status: u16, body: Vec<u8> },
+    /// An error status the caller accepted, with its JSON body.
+    Accepted(Answer),
+}
+
 /// The shared HTTP client for one site.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
-    client: reqwest::Client,
+    /// Built at the first request, not at start-up: setting up TLS (root certificates) is
+    /// the costliest part of building it, and a server that is only asked `initialize` or
+    /// answers from the cache never needs it.
+    client: Arc<OnceLock<reqwest::Client>>,
+    timeout: Duration,
     auth: Authorizer,
     retry: RetryPolicy,
 }
 
+/// rustls, timeouts, product User-Agent, same-origin-only redirects.
+fn build_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    let redirect = reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .last()
+            .is_some_and(|prev| prev.origin() == attempt.url().origin());
+        if same_origin && attempt.previous().len() < 5 {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    });
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT,
+        HeaderValue::from_static("application/json"),
+    );
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .default_headers(headers)
+        .redirect(redirect)
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(timeout)
+        .build()
+        .map_err(|e| format!("cannot build HTTP client: {e}"))
+}
+
 impl HttpClient {
-    /// Builds the client: rustls, timeouts, product User-Agent, same-origin-only redirects.
+    /// Prepares the client (the HTTP stack itself is built at the first request).
     pub fn new(
         credentials: &Credentials,
         retry: RetryPolicy,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let redirect = reqwest::redirect::Policy::custom(|attempt| {
-            let same_origin = attempt
-                .previous()
-                .last()
-                .is_some_and(|prev| prev.origin() == attempt.url().origin());
-            if same_origin && attempt.previous().len() < 5 {
-                attempt.follow()
-            } else {
-                attempt.stop()
-            }
-        });
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            reqwest::header::ACCEPT,
-            HeaderValue::from_static("application/json"),
-        );
-        let client = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .default_headers(headers)
-            .redirect(redirect)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(timeout)
-            .build()
-            .map_err(|e| format!("cannot build HTTP client: {e}"))?;
         let auth = match credentials {
             Credentials::OAuth(tokens) => Authorizer::OAuth(tokens.clone()),
             other => Authorizer::Static(other.header().ok_or_else(|| {
@@ -268,10 +285,25 @@ impl HttpClient {
             })?),
         };
         Ok(Self {
-            client,
+            client: Arc::default(),
+            timeout,
             auth,
             retry,
         })
+    }
+
+    /// The HTTP stack, built on first use (two first requests at once may both build one;
+    /// the first stored wins).
+    fn client(&self, product: Product) -> Result<&reqwest::Client, ApiError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let built = build_client(self.timeout).map_err(|message| ApiError::Transport {
+            product,
+            message,
+            timeout: false,
+        })?;
+        Ok(self.client.get_or_init(|| built))
     }
 
     /// Sends a request, retrying per [`RetryPolicy`], and returns the JSON body
@@ -293,6 +325,49 @@ impl HttpClient {
         req: ApiRequest,
         accept: &[u16],
     ) -> Result<Answer, ApiError> {
+        let product = req.product;
+        let path = req.url.path().to_string();
+        match self.exchange(trace, req, accept).await? {
+            Reply::Accepted(answer) => Ok(answer),
+            Reply::Success { status, body } => {
+                if body.iter().all(u8::is_ascii_whitespace) {
+                    return Ok(Answer {
+                        status,
+                        body: Value::Null,
+                    });
+                }
+                serde_json::from_slice(&body)
+                    .map(|json| Answer { status, body: json })
+                    .map_err(|e| ApiError::Decode {
+                        product,
+                        message: format!("{path}: body is not valid JSON ({e})"),
+                    })
+            }
+        }
+    }
+
+    /// Like [`HttpClient::send`], but a success comes back as the body's bytes, for callers
+    /// that decode large answers straight into their own types (a search page) instead of
+    /// building a `Value` first.
+    pub async fn send_for_bytes(
+        &self,
+        trace: &CallTrace,
+        req: ApiRequest,
+    ) -> Result<Vec<u8>, ApiError> {
+        match self.exchange(trace, req, &[]).await? {
+            Reply::Success { body, .. } => Ok(body),
+            Reply::Accepted(answer) => Ok(serde_json::to_vec(&answer.body).unwrap_or_default()),
+        }
+    }
+
+    /// The request/retry loop behind every send: a success's body as bytes, or an accepted
+    /// error status's JSON.
+    async fn exchange(
+        &self,
+        trace: &CallTrace,
+        req: ApiRequest,
+        accept: &[u16],
+    ) -> Result<Reply, ApiError> {
         let product = req.product;
         let path = req.url.path().to_string();
         let idempotent = req.idempotent;
@@ -318,7 +393,7 @@ impl HttpClient {
                 }
             };
             let mut builder = self
-                .client
+                .client(product)?
                 .request(req.method.clone(), req.url.clone())
                 .query(&req.query)
                 .header(reqwest::header::AUTHORIZATION, auth);
@@ -479,10 +554,10 @@ impl HttpClient {
                     && accept.contains(&status.as_u16())
                     && let Ok(json) = serde_json::from_slice::<Value>(&body)
                 {
-                    return Ok(Answer {
+                    return Ok(Reply::Accepted(Answer {
                         status: status.as_u16(),
                         body: json,
-                    });
+                    }));
                 }
                 return Err(ApiError::Status {
                     product,
@@ -490,21 +565,10 @@ impl HttpClient {
                     messages,
                 });
             }
-            if body.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Answer {
-                    status: status.as_u16(),
-                    body: Value::Null,
-                });
-            }
-            return serde_json::from_slice(&body)
-                .map(|json| Answer {
-                    status: status.as_u16(),
-                    body: json,
-                })
-                .map_err(|e| ApiError::Decode {
-                    product,
-                    message: format!("{path}: body is not valid JSON ({e})"),
-                });
+            return Ok(Reply::Success {
+                status: status.as_u16(),
+                body,
+            });
         }
     }
 

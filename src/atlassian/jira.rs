@@ -16,6 +16,7 @@ use crate::convert;
 pub mod fields;
 mod scan;
 mod search;
+mod wire;
 pub use scan::{SCAN_PAGE_SIZE, SearchScan};
 
 /// Fields every search asks for (Cloud's enhanced search returns only `id` by default);
@@ -193,6 +194,11 @@ impl Issue {
         let key = text(v, "key")?;
         let empty = Value::Null;
         let f = v.get("fields").unwrap_or(&empty);
+        Some(Self::from_fields(key, id(v, "id"), f, extra_fields))
+    }
+
+    /// The issue `key` (with `id`) from its `fields` object; fields missing from `f` are empty.
+    fn from_fields(key: String, id: Option<String>, f: &Value, extra_fields: &[String]) -> Self {
         let status = f.get("status");
         let links = array(f, "issuelinks")
             .iter()
@@ -219,9 +225,9 @@ impl Issue {
                 extra.insert(name.clone(), value.clone());
             }
         }
-        Some(Self {
+        Self {
             key,
-            id: id(v, "id"),
+            id,
             summary: text(f, "summary"),
             status: status.and_then(|s| text(s, "name")),
             status_category: status
@@ -250,7 +256,7 @@ impl Issue {
                 .filter_map(|s| text(s, "key"))
                 .collect(),
             extra,
-        })
+        }
     }
 }
 

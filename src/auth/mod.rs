@@ -105,6 +105,22 @@ pub(crate) fn http_client() -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot build HTTP client: {e}"))
 }
 
+/// The token endpoint's HTTP client, built at the first refresh instead of at start-up (TLS
+/// set-up is the costly part, and most runs refresh nothing).
+#[derive(Debug, Default)]
+pub(crate) struct LazyHttp(std::sync::OnceLock<reqwest::Client>);
+
+impl LazyHttp {
+    /// The client, built on first use.
+    pub(crate) fn get(&self) -> Result<&reqwest::Client, String> {
+        if let Some(c) = self.0.get() {
+            return Ok(c);
+        }
+        let built = http_client()?;
+        Ok(self.0.get_or_init(|| built))
+    }
+}
+
 /// The oauth2 crate's HTTP client, recording every request in a [`CallTrace`]
 /// (method, path, status, ms) so token exchanges appear in audit records.
 pub(crate) struct Traced<'a> {

@@ -14,8 +14,7 @@ use time::OffsetDateTime;
 
 use super::store::{CredentialStore, Credentials};
 use super::{
-    AuthError, Issued, TokenErrorKind, Traced, describe_token_error, expiry, http_client,
-    token_client,
+    AuthError, Issued, TokenErrorKind, Traced, describe_token_error, expiry, token_client,
 };
 use crate::audit::{Actor, AuditLog, Entry, Outcome};
 use crate::config::OAuthSettings;
@@ -30,7 +29,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 pub struct TokenManager {
     settings: OAuthSettings,
     store: CredentialStore,
-    http: reqwest::Client,
+    http: super::LazyHttp,
     current: RwLock<Option<Credentials>>,
     gate: tokio::sync::Mutex<()>,
     audit: Option<AuditLog>,
@@ -54,7 +53,7 @@ impl TokenManager {
         Ok(Arc::new(Self {
             settings,
             store,
-            http: http_client().map_err(AuthError::Refresh)?,
+            http: super::LazyHttp::default(),
             current: RwLock::new(current),
             gate: tokio::sync::Mutex::new(()),
             audit,
@@ -167,7 +166,7 @@ impl TokenManager {
         let client = token_client(&self.settings);
         let token = RefreshToken::new(refresh.expose().to_string());
         let http = Traced {
-            client: &self.http,
+            client: self.http.get().map_err(AuthError::Refresh)?,
             trace: &trace,
         };
         let result = client

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::store::{CredentialStore, UpstreamEntry, UpstreamTokens};
 use super::upstream_login::refresh_upstream;
-use super::{AuthError, TokenErrorKind, expiry, http_client};
+use super::{AuthError, TokenErrorKind, expiry};
 use crate::audit::{Actor, AuditLog, Entry, Outcome};
 use crate::secret::Secret;
 use crate::upstream::CallTrace;
@@ -23,7 +23,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 pub struct UpstreamTokenManager {
     url: String,
     store: CredentialStore,
-    http: reqwest::Client,
+    http: super::LazyHttp,
     current: RwLock<Option<UpstreamEntry>>,
     gate: tokio::sync::Mutex<()>,
     audit: Option<AuditLog>,
@@ -42,7 +42,7 @@ impl UpstreamTokenManager {
         Ok(Arc::new(Self {
             url: url.as_str().to_string(),
             store,
-            http: http_client().map_err(AuthError::Refresh)?,
+            http: super::LazyHttp::default(),
             current: RwLock::new(None),
             gate: tokio::sync::Mutex::new(()),
             audit,
@@ -149,7 +149,8 @@ impl UpstreamTokenManager {
         }
         let trace = CallTrace::new();
         let started = Instant::now();
-        let outcome = match refresh_upstream(&self.http, &trace, reg, &self.url, refresh).await {
+        let http = self.http.get().map_err(AuthError::Refresh)?;
+        let outcome = match refresh_upstream(http, &trace, reg, &self.url, refresh).await {
             Ok(issued) => {
                 let now = OffsetDateTime::now_utc();
                 let updated = UpstreamEntry {

@@ -260,12 +260,8 @@ impl BridgeServer {
             }
         };
         let result_bytes = match &result {
-            Ok(CallToolResponse::Complete(r)) => {
-                serde_json::to_vec(r).map(|v| v.len() as u64).unwrap_or(0)
-            }
-            Ok(CallToolResponse::InputRequired(r)) => {
-                serde_json::to_vec(r).map(|v| v.len() as u64).unwrap_or(0)
-            }
+            Ok(CallToolResponse::Complete(r)) => json_len(r),
+            Ok(CallToolResponse::InputRequired(r)) => json_len(r),
             _ => 0,
         };
         let upstream = cx.trace.upstream();
@@ -331,11 +327,7 @@ impl BridgeServer {
         let result = run(cx.clone()).await;
         let (touched, _) = cx.take();
         let (outcome, error, result_bytes) = match &result {
-            Ok(v) => (
-                Outcome::Ok,
-                None,
-                serde_json::to_vec(v).map(|b| b.len() as u64).unwrap_or(0),
-            ),
+            Ok(v) => (Outcome::Ok, None, json_len(v)),
             Err(e @ ToolError::Denied(_)) => (Outcome::Denied, Some(e.message()), 0),
             Err(e) => (Outcome::Error, Some(e.message()), 0),
         };
@@ -387,6 +379,25 @@ impl BridgeServer {
                 ))
             }
         }
+    }
+}
+
+/// The length of `value` as JSON, counted as it is written out (no buffer of the whole text).
+pub(crate) fn json_len(value: &impl Serialize) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => 0,
     }
 }
 

@@ -264,9 +264,7 @@ impl BridgeServer {
             }
         };
         let result_bytes = match &response {
-            Ok(CallToolResponse::Complete(r)) => {
-                serde_json::to_vec(r).map(|v| v.len() as u64).unwrap_or(0)
-            }
+            Ok(CallToolResponse::Complete(r)) => crate::mcp::call::json_len(r),
             _ => 0,
         };
         let (touched, _) = cx.take();

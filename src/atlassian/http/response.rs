@@ -31,7 +31,9 @@ pub(super) async fn read_body(
     {
         return Ok(Body::Cut(Vec::new()));
     }
-    let mut body = Vec::new();
+    // Sized once from an announced length (within the limit) instead of growing by doubling.
+    let announced = response.content_length().unwrap_or(0);
+    let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0).min(limit));
     while let Some(chunk) = response.chunk().await? {
         let room = limit.saturating_sub(body.len());
         if chunk.len() > room {

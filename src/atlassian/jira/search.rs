@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::wire::{self, WirePage};
 use super::{Issue, Jira, SearchPage, decode};
 use crate::atlassian::http::{ApiRequest, CallTrace, MAX_GET_URL_BYTES};
 use crate::atlassian::json::{offset_cursor, text, uint};
@@ -23,38 +24,39 @@ impl Jira<'_> {
         page_token: Option<&str>,
     ) -> Result<SearchPage, ApiError> {
         let req = self.search_request(jql, fields, max_results, page_token)?;
-        let body = self.get(trace, req).await?;
-        let Some(raw) = body.get("issues").and_then(Value::as_array) else {
-            return Err(decode("search response has no `issues` array"));
+        let path = req.url.path().to_string();
+        let body = self.api.http.send_for_bytes(trace, req).await?;
+        let keep = usize::try_from(max_results).unwrap_or(usize::MAX);
+        // The fast reader takes what real sites send; anything odd goes to the general one,
+        // which reads it exactly as before.
+        let page = match wire::decode_page(&body, extra_fields, keep) {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::debug!(error = %e, "search page read with the general reader");
+                page_from_value(&body, &path, extra_fields, keep)?
+            }
         };
         // A site that sends more than asked is cut to the request: the model never sees more
         // than `max_results`, and offset paging continues right after what was kept.
-        let kept = raw
-            .len()
-            .min(usize::try_from(max_results).unwrap_or(usize::MAX));
-        let cut = kept < raw.len();
-        let raw = &raw[..kept];
-        let issues: Vec<Issue> = raw
-            .iter()
-            .filter_map(|i| Issue::from_json(i, extra_fields))
-            .collect();
+        let kept = page.sent.min(keep);
+        let cut = kept < page.sent;
         let (next_page_token, total) = match self.api.deployment {
             Deployment::Cloud => {
                 // Cloud's token is opaque: after a cut it still points past what the site
                 // sent, which is the only continuation there is.
-                let last = body.get("isLast").and_then(Value::as_bool).unwrap_or(false);
-                (text(&body, "nextPageToken").filter(|_| !last), None)
+                let last = page.is_last.unwrap_or(false);
+                (page.next_page_token.filter(|_| !last), None)
             }
             Deployment::DataCenter => {
-                let start = uint(&body, "startAt").unwrap_or(0);
-                let total = uint(&body, "total");
-                let next = start.saturating_add(raw.len() as u64);
-                let more = (cut || total.is_some_and(|t| next < t)) && !raw.is_empty();
+                let start = page.start_at.unwrap_or(0);
+                let total = page.total;
+                let next = start.saturating_add(kept as u64);
+                let more = (cut || total.is_some_and(|t| next < t)) && kept > 0;
                 (more.then(|| next.to_string()), total)
             }
         };
         Ok(SearchPage {
-            issues,
+            issues: page.issues,
             next_page_token,
             total,
             cut,
@@ -115,6 +117,49 @@ impl Jira<'_> {
         };
         Ok(req.scope("read:jira-work"))
     }
+}
+
+/// The general reader for a search page (anything the fast reader in `wire.rs` declines):
+/// `serde_json::Value`, then the forgiving field readers.
+fn page_from_value(
+    body: &[u8],
+    path: &str,
+    extra_fields: &[String],
+    keep: usize,
+) -> Result<WirePage, ApiError> {
+    let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(body).map_err(|e| ApiError::Decode {
+            product: Product::Jira,
+            message: format!("{path}: body is not valid JSON ({e})"),
+        })?
+    };
+    let Some(raw) = body.get("issues").and_then(Value::as_array) else {
+        return Err(decode("search response has no `issues` array"));
+    };
+    Ok(WirePage {
+        issues: raw
+            .iter()
+            .take(keep)
+            .filter_map(|i| Issue::from_json(i, extra_fields))
+            .collect(),
+        sent: raw.len(),
+        next_page_token: text(&body, "nextPageToken"),
+        is_last: body.get("isLast").and_then(Value::as_bool),
+        start_at: uint(&body, "startAt"),
+        total: uint(&body, "total"),
+    })
+}
+
+/// The general reader, for the fast reader's tests (which compare the two).
+#[cfg(test)]
+pub(super) fn page_from_value_for_tests(
+    body: &[u8],
+    extra_fields: &[String],
+    keep: usize,
+) -> Result<WirePage, ApiError> {
+    page_from_value(body, "/rest/api/3/search/jql", extra_fields, keep)
 }
 
 #[cfg(test)]
