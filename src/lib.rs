@@ -24,7 +24,8 @@
 //!   answers and write-through to the cache (`mcp/offline.rs`), `atlassian_local_search`
 //!   (`mcp/local_search.rs`); tools proxied from an upstream MCP server (`mcp/proxied.rs`).
 //! - [`atlassian`]: the one HTTP client for Jira and Confluence (auth, retries, error mapping,
-//!   Cloud vs Data Center endpoints), reporting every request to the calling tool's audit record.
+//!   Cloud vs Data Center endpoints), reporting every request to the calling tool's audit record;
+//!   search pages are decoded straight into issues by `atlassian/jira/wire.rs`.
 //! - [`outbox`]: writes made while offline, one JSON file each under `<home>/outbox`, waiting to
 //!   be sent exactly once (the queue store; sending is `mcp/outbox.rs`).
 //! - [`journal`]: the per-operation write journal (fsync'd JSONL under `<home>/journal`, one
@@ -37,7 +38,8 @@
 //! - [`remote`]: the MCP client for an upstream MCP server over Streamable HTTP (SPEC §11):
 //!   lazy connection, tool list and its changes, calls with progress and cancellation, bearer
 //!   tokens from a source on every request; knows nothing of the bridge's own server.
-//! - [`audit`]: the JSONL audit log (hash chain, locking, rotation) and its readers.
+//! - [`audit`]: the JSONL audit log (hash chain, locking, rotation, group commit in
+//!   `audit/group.rs`) and its readers.
 //! - [`sandbox`]: a built-in Atlassian-compatible site (Jira, Confluence, OAuth 3LO) on loopback
 //!   for demos, tests and benchmarks, with an imitation of Atlassian's hosted MCP server and its
 //!   authorization server (`sandbox/upstream/`).

@@ -11,6 +11,12 @@
 /// Line endings are normalised: `\r\n` and a lone `\r` both become `\n`. Visible Unicode
 /// (accents, CJK, emoji, variation selectors, ZWJ-free emoji sequences) is kept.
 pub fn clean_text(s: &str) -> String {
+    // Most text is printable ASCII: one quick pass over the bytes settles it.
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\t')
+    {
+        return s.to_string();
+    }
     if !s.chars().any(|c| c == '\r' || is_invisible(c)) {
         return s.to_string();
     }

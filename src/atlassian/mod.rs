@@ -207,8 +207,14 @@ impl Api {
 
     /// A link a person can open for an issue.
     pub fn issue_url(&self, key: &str) -> String {
-        with_segments(&self.site, &["browse", key]).to_string()
+        issue_url(&self.site, key)
     }
+}
+
+/// `{site}/browse/{key}`, the issue's page for people (for work off the call's path, with a
+/// copy of [`Api::site`]).
+pub fn issue_url(site: &Url, key: &str) -> String {
+    with_segments(site, &["browse", key]).to_string()
 }
 
 #[cfg(test)]

@@ -110,9 +110,15 @@ struct Inner {
     perms: PermsReport,
     /// Records waiting for a flush; whoever is free flushes them together.
     group: GroupCommit<AuditRecord, Result<AuditRecord, AuditError>>,
+    /// The session's first record while it is being written ([`AuditLog::append_first`]):
+    /// `Some(result)` once done.
+    first: std::sync::Mutex<Option<FirstRecord>>,
     /// Flushes so far (tests check that concurrent records share them).
     flushes: std::sync::atomic::AtomicU64,
 }
+
+/// Watches the session's first record: `None` while it is written, then its outcome.
+type FirstRecord = tokio::sync::watch::Receiver<Option<Result<(), String>>>;
 
 /// `prev` and `seq` of the last record in the log.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,6 +145,7 @@ impl AuditLog {
                 lock_path: lock_path(&settings.path),
                 perms,
                 group: GroupCommit::default(),
+                first: std::sync::Mutex::new(None),
                 flushes: std::sync::atomic::AtomicU64::new(0),
             }),
         })
@@ -162,7 +169,61 @@ impl AuditLog {
     /// Appends one record (durable before returning when `fsync = true`) and returns it.
     ///
     /// The file work runs on tokio's blocking pool so that an fsync never stalls the runtime.
+    /// When a record was started with [`AuditLog::append_first`], this waits for it first (and
+    /// fails if it failed), so that record keeps its place.
     pub async fn append(&self, entry: Entry) -> Result<AuditRecord, AuditError> {
+        let first = self
+            .inner
+            .first
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(mut first) = first {
+            let failed = match first.wait_for(Option::is_some).await {
+                Ok(done) => done.as_ref().and_then(|r| r.as_ref().err()).cloned(),
+                Err(_) => Some("its writer stopped".to_string()),
+            };
+            if let Some(reason) = failed {
+                return Err(AuditError::Task {
+                    path: self.inner.settings.path.display().to_string(),
+                    reason: format!("the session's first record could not be written: {reason}"),
+                });
+            }
+        }
+        self.append_now(entry).await
+    }
+
+    /// Starts appending a session's first record (`server_start`) without waiting for it, so
+    /// that start-up does not wait for the disk; every later [`AuditLog::append`] waits until it
+    /// is written. Call it before any other append.
+    pub fn append_first(&self, entry: Entry) {
+        let (done, first) = tokio::sync::watch::channel(None);
+        *self.inner.first.lock().unwrap_or_else(|p| p.into_inner()) = Some(first);
+        let log = self.clone();
+        tokio::spawn(async move {
+            let result = log.append_now(entry).await;
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "the audit log could not be written; every tool call will be refused until it can");
+            }
+            let _ = done.send(Some(result.map(drop).map_err(|e| e.to_string())));
+        });
+    }
+
+    /// Waits until the record started by [`AuditLog::append_first`] (if any) is written or has
+    /// failed.
+    pub async fn settled(&self) {
+        let first = self
+            .inner
+            .first
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(mut first) = first {
+            let _ = first.wait_for(Option::is_some).await;
+        }
+    }
+
+    async fn append_now(&self, entry: Entry) -> Result<AuditRecord, AuditError> {
         let inner = Arc::clone(&self.inner);
         match tokio::task::spawn_blocking(move || inner.append(entry)).await {
             Ok(result) => result,
@@ -261,12 +322,15 @@ impl Inner {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let n = batch.len();
         let fail_all = |e: AuditError| (0..n).map(|_| Err(e.again())).collect();
-        let lock = match OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&self.lock_path)
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
         {
+            // Private from the start (otherwise the next start finds it loose and tightens it).
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let lock = match options.open(&self.lock_path) {
             Ok(f) => f,
             Err(e) => return fail_all(AuditError::io(&self.lock_path, e)),
         };
@@ -1164,6 +1228,47 @@ mod tests {
             flushes < 100,
             "160 concurrent records took {flushes} flushes: they were not grouped"
         );
+    }
+
+    /// A record started with `append_first` keeps its place: a record appended right after it
+    /// (before it reached the disk) comes second, and `settled` waits for it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_first_record_written_in_the_background_stays_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&settings(&path, ArgsMode::Full, 1 << 20, true)).unwrap();
+        log.append_first(Entry::event("server_start"));
+        let second = log.append(entry("jira_search", 1)).await.unwrap();
+        assert_eq!(second.seq, 2);
+        let recs: Vec<AuditRecord> = lines(&path)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(recs[0].event, "server_start");
+        assert_eq!(recs[1].tool.as_deref(), Some("jira_search"));
+
+        // Alone, it is on disk once `settled` returns.
+        let path2 = dir.path().join("other.jsonl");
+        let log2 = AuditLog::open(&settings(&path2, ArgsMode::Full, 1 << 20, true)).unwrap();
+        log2.append_first(Entry::event("server_start"));
+        log2.settled().await;
+        verify_ok(&path2, 1);
+    }
+
+    /// When the first record cannot be written, every later record says so (and none is
+    /// written ahead of it).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_first_record_fails_the_records_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let logdir = dir.path().join("audit");
+        let path = logdir.join("audit.jsonl");
+        let log = AuditLog::open(&settings(&path, ArgsMode::Full, 1 << 20, false)).unwrap();
+        // The directory turns into a file: nothing can be written there.
+        std::fs::remove_dir_all(&logdir).unwrap();
+        std::fs::write(&logdir, b"not a directory").unwrap();
+        log.append_first(Entry::event("server_start"));
+        let e = log.append(entry("jira_search", 1)).await.unwrap_err();
+        assert!(e.to_string().contains("first record"), "{e}");
     }
 
     const CHILD_ENV: &str = "AUDIT_CHILD_PATH";

@@ -85,7 +85,7 @@ pub async fn run() -> Result<ExitCode, CliError> {
 
     sign_in(&settings, &site, &oauth).await?;
     sign_in_upstream(&settings).await?;
-    let server = build_server(&settings, &site).await?;
+    let server = build_server(&settings, &site, false).await?;
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     let server_task = tokio::spawn(async move {
         match server.serve(server_io).await {

@@ -82,7 +82,7 @@ async fn send(settings: Settings, outbox: &Outbox) -> Result<ExitCode, CliError>
             "no Atlassian site configured: add a [site] section to config.toml to send the queued writes".into(),
         ));
     };
-    let server = super::serve::build_server(&settings, &site).await?;
+    let server = super::serve::build_server(&settings, &site, false).await?;
     // Token auth learns the account from the site (OAuth credentials already name it), so
     // the audit records of the sends name who sent them.
     if !matches!(site.auth, Auth::OAuth) {

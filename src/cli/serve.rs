@@ -53,10 +53,12 @@ pub fn sandbox_site(base_url: &str, deployment: Deployment) -> Result<SiteSettin
     })
 }
 
-/// Builds the MCP server for a site and writes the `server_start` audit record.
+/// Builds the MCP server for a site and writes the `server_start` audit record (or, with
+/// `defer_start_record`, starts writing it: `serve` answers `initialize` meanwhile).
 pub async fn build_server(
     settings: &Settings,
     site: &SiteSettings,
+    defer_start_record: bool,
 ) -> Result<BridgeServer, CliError> {
     let api_base = match &settings.oauth {
         Some(o) => o.api_base.clone(),
@@ -81,14 +83,21 @@ pub async fn build_server(
     if let Some(c) = tokens.as_ref().and_then(|t| t.credentials()) {
         actor.account_id = c.account.account_id;
     }
-    audit
-        .append(Entry {
-            actor: Some(actor.clone()),
-            args: Some(start_args(settings, site)),
-            ..Entry::event("server_start")
-        })
-        .await
-        .context("cannot write the audit log")?;
+    let start = Entry {
+        actor: Some(actor.clone()),
+        args: Some(start_args(settings, site)),
+        ..Entry::event("server_start")
+    };
+    if defer_start_record {
+        // Written while `initialize` is answered (the disk flush stays off the start-up path);
+        // every later record of the session waits for it, and fails if it failed.
+        audit.append_first(start);
+    } else {
+        audit
+            .append(start)
+            .await
+            .context("cannot write the audit log")?;
+    }
     let upstream = match &settings.upstream {
         Some(up) => {
             let tokens = UpstreamTokenManager::new(
@@ -253,13 +262,14 @@ pub async fn run(settings: Settings, use_sandbox: bool) -> Result<ExitCode, CliE
             }
         }
     };
-    let server = build_server(&settings, &site).await?;
+    let server = build_server(&settings, &site, true).await?;
     // OAuth credentials already name the account; token auth learns it from the site (or,
-    // offline, from the cache). Upstream-only serving has no site to ask.
-    if !matches!(site.auth, Auth::OAuth) && server.own_tools_offered() {
-        resolve_actor(&server);
-    }
-    let result = serve_stdio(&server, &mut signals, started).await;
+    // offline, from the cache), once `initialize` is answered. Upstream-only serving has no
+    // site to ask.
+    let learn_actor = !matches!(site.auth, Auth::OAuth) && server.own_tools_offered();
+    let result = serve_stdio(&server, &mut signals, started, learn_actor).await;
+    // A session with no calls still leaves its start record before the process ends.
+    server.state().audit.settled().await;
     if let Some(sb) = sandbox_handle {
         sb.shutdown().await;
     }
@@ -314,6 +324,7 @@ async fn serve_stdio(
     server: &BridgeServer,
     signals: &mut Signals,
     started: Instant,
+    learn_actor: bool,
 ) -> Result<ExitCode, CliError> {
     let inflight = InFlight::default();
     let (stdio, session) = transport::stdio(server.clone());
@@ -351,6 +362,10 @@ async fn serve_stdio(
         }
     };
     tracing::info!(ms = started.elapsed().as_secs_f64() * 1000.0, "initialized");
+    // Not before: its HTTP client set-up would compete with answering `initialize`.
+    if learn_actor {
+        resolve_actor(server);
+    }
     let waiting = service.waiting();
     tokio::pin!(waiting);
     let stop = tokio::select! {

@@ -121,7 +121,7 @@ async fn send_outbox_first(settings: &Settings, site: &SiteSettings) {
     if queued == 0 {
         return;
     }
-    let server = match super::serve::build_server(settings, site).await {
+    let server = match super::serve::build_server(settings, site, false).await {
         Ok(server) => server,
         Err(e) => {
             eprintln!("outbox: {queued} queued writes not sent ({e}); syncing anyway");

@@ -113,12 +113,25 @@ impl CallCx {
         }
     }
 
+    /// What the call touched and how it ended, for its audit record; drains the touched keys
+    /// (called once, when the call is done).
     pub(crate) fn take(&self) -> (Vec<String>, Option<(Outcome, String)>) {
         // Each key once, in the order first touched (a bulk call touches keys as chunks land
         // and again in its final result).
-        let all: Vec<String> = self.touched.lock().map(|t| t.clone()).unwrap_or_default();
-        let mut seen = std::collections::HashSet::new();
-        let touched = all.into_iter().filter(|k| seen.insert(k.clone())).collect();
+        let all: Vec<String> = self
+            .touched
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        let keep: Vec<bool> = {
+            let mut seen = std::collections::HashSet::with_capacity(all.len());
+            all.iter().map(|k| seen.insert(k.as_str())).collect()
+        };
+        let touched = all
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(k, keep)| keep.then_some(k))
+            .collect();
         let outcome = self.outcome.lock().ok().and_then(|o| o.clone());
         (touched, outcome)
     }
@@ -195,7 +208,7 @@ impl BridgeServer {
 
         let mut cancelled = false;
         let known = self
-            .router
+            .router()
             .get(&name)
             .and_then(|_| catalog::find(&name))
             .filter(|_| self.own_tools_offered());
@@ -209,7 +222,7 @@ impl BridgeServer {
                 Ok(()) => {
                     context.extensions.insert(cx.clone());
                     let call = self
-                        .router
+                        .router()
                         .call(ToolCallContext::new(self, request, context));
                     let complete = |r: Result<CallToolResponse, McpError>| {
                         r.and_then(|resp| match resp {

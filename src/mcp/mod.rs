@@ -41,7 +41,7 @@ pub mod router;
 pub mod sampling;
 pub mod whoami;
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
@@ -98,24 +98,23 @@ pub struct State {
 #[derive(Clone)]
 pub struct BridgeServer {
     state: Arc<State>,
-    router: Arc<ToolRouter<BridgeServer>>,
-    /// `tools/list` as filtered by policy, computed once.
-    visible: Arc<Vec<Tool>>,
+    /// The tool router and `tools/list`: built on a thread of their own when the server is
+    /// made (generating the tools' JSON schemas is the costliest part of starting), so that
+    /// `initialize` is answered meanwhile; whatever needs them first waits for them.
+    tools: Arc<OnceLock<Tools>>,
     /// The recently updated issues `resources/list` offers, briefly cached.
     recent: Arc<resources::RecentCache>,
 }
 
-impl std::fmt::Debug for BridgeServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BridgeServer")
-            .field("tools", &self.visible.len())
-            .finish()
-    }
+/// The bridge's own tools: the router that runs them and the list `tools/list` sends.
+struct Tools {
+    router: ToolRouter<BridgeServer>,
+    /// `tools/list` as filtered by policy and trimmed.
+    visible: Vec<Tool>,
 }
 
-impl BridgeServer {
-    /// Builds the server and its policy-filtered tool list.
-    pub fn new(state: State) -> Self {
+impl Tools {
+    fn build(state: &State) -> Self {
         let router = router::all();
         let own = state
             .upstream
@@ -130,12 +129,46 @@ impl BridgeServer {
             })
             .map(slim_tool)
             .collect();
+        Self { router, visible }
+    }
+}
+
+impl std::fmt::Debug for BridgeServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeServer")
+            .field("tools", &self.tools.get().map(|t| t.visible.len()))
+            .finish()
+    }
+}
+
+impl BridgeServer {
+    /// Builds the server; its tool router and policy-filtered tool list are built on a thread
+    /// of their own, started here.
+    pub fn new(state: State) -> Self {
+        let state = Arc::new(state);
+        let tools = Arc::new(OnceLock::new());
+        let (early, shared) = (Arc::clone(&tools), Arc::clone(&state));
+        // If no thread can be started, the first call that needs the tools builds them.
+        let _ = std::thread::Builder::new()
+            .name("tool-schemas".into())
+            .spawn(move || {
+                early.get_or_init(|| Tools::build(&shared));
+            });
         Self {
-            state: Arc::new(state),
-            router: Arc::new(router),
-            visible: Arc::new(visible),
+            state,
+            tools,
             recent: Arc::default(),
         }
+    }
+
+    /// The router and tool list, waiting for them if they are still being built.
+    fn tools(&self) -> &Tools {
+        self.tools.get_or_init(|| Tools::build(&self.state))
+    }
+
+    /// The router that runs the bridge's own tools.
+    pub(crate) fn router(&self) -> &ToolRouter<BridgeServer> {
+        &self.tools().router
     }
 
     /// The shared state.
@@ -287,7 +320,7 @@ impl ServerHandler for BridgeServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let mut tools = (*self.visible).clone();
+        let mut tools = self.tools().visible.clone();
         tools.extend(self.upstream_tools(&context).await);
         Ok(ListToolsResult::with_all_items(tools))
     }

@@ -289,26 +289,25 @@ impl BridgeServer {
     pub(crate) fn keep_issues(&self, issues: Vec<Issue>, full: bool, comments: Option<Comments>) {
         let Some(cache) = self.cache() else { return };
         let state = self.state();
-        let issues: Vec<(Issue, String)> = issues
+        let issues: Vec<Issue> = issues
             .into_iter()
             .filter(|i| {
                 state.policy.issue_visible(&i.key, i.project_key.as_deref())
                     && state.policy.project_allowed(&records::project_of(i))
             })
-            .map(|i| {
-                let url = state.api.issue_url(&i.key);
-                (i, url)
-            })
             .collect();
         if issues.is_empty() {
             return;
         }
+        // Links are built on the cache's writer thread, not on the call's path.
+        let site = state.api.site().clone();
         cache.put_later(move || {
             Batch::Issues(
                 issues
                     .iter()
-                    .map(|(i, url)| {
-                        let mut r = records::issue_record(i, url.clone(), full, comments.as_ref());
+                    .map(|i| {
+                        let url = crate::atlassian::issue_url(&site, &i.key);
+                        let mut r = records::issue_record(i, url, full, comments.as_ref());
                         r.partial = !full;
                         r
                     })

@@ -109,7 +109,7 @@ fn offered(server: &BridgeServer, up: &Upstream, tool: &Tool) -> Option<Tool> {
     let prefixed = format!("{}{}", up.settings.prefix, tool.name);
     // A prefix such as `jira_` could make an upstream name collide with one of the bridge's
     // own tools: the bridge's own wins, and the upstream one is not offered.
-    if up.with_own_tools() && server.router.get(&prefixed).is_some() {
+    if up.with_own_tools() && server.router().get(&prefixed).is_some() {
         tracing::warn!(
             "upstream tool `{}` is not offered: `{prefixed}` is one of the bridge's own tools; choose another upstream.prefix",
             tool.name
@@ -222,7 +222,7 @@ impl BridgeServer {
             .upstream
             .as_ref()
             .is_some_and(|up| up.upstream_name(name).is_some())
-            && (self.router.get(name).is_none() || !self.own_tools_offered())
+            && (self.router().get(name).is_none() || !self.own_tools_offered())
     }
 
     /// Runs one proxied `tools/call`: policy, confirmation, the forwarded call, and exactly one

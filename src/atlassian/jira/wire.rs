@@ -43,7 +43,11 @@ pub(super) fn decode_page(
     extra_fields: &[String],
     keep: usize,
 ) -> Result<WirePage, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(body);
+    // One pass of UTF-8 validation over the whole body, instead of one per string (a body that
+    // is not UTF-8 goes to the general reader, which says what is wrong with it).
+    let text = std::str::from_utf8(body)
+        .map_err(|_| <serde_json::Error as serde::de::Error>::custom("the body is not UTF-8"))?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let page = PageSeed {
         extra: extra_fields,
         keep,
