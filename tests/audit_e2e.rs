@@ -331,3 +331,46 @@ async fn listings_show_client_and_argument_escaped() {
     let (code, out, _) = env.cli(&["audit", "verify", "--anchor", &anchor]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// When the session's first record cannot be written (here the audit path is a directory), the
+/// server still answers `initialize`, but runs nothing: no tool reaches the site, each call says
+/// why, and the server ends with the error instead of a clean exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_cannot_write_its_first_record_runs_nothing() {
+    let env = Env::new(Flavor::Cloud, "[audit]\npath = \"blocked\"\n").await;
+    std::fs::create_dir_all(env.home.path().join("blocked")).unwrap();
+    let client = env.client().await;
+    env.sandbox.clear_requests();
+    let r = call(
+        &client,
+        "jira_search",
+        json!({"jql": "project = ENG", "max_results": 3}),
+    )
+    .await;
+    assert_eq!(r.is_error, Some(true));
+    let message = crate::support::text(&r);
+    assert!(message.contains("first record"), "{message}");
+    assert!(message.contains("restart the server"), "{message}");
+    // (The account lookup after `initialize` is not a call; the search must not have run.)
+    assert!(
+        !env.sandbox
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("/search")),
+        "a call ran without its record: {:?}",
+        env.sandbox.requests()
+    );
+    client.cancel().await.ok();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let stderr = std::fs::read_to_string(env.stderr_path()).unwrap_or_default();
+        if stderr.contains("cannot write the audit log") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not end with the error: {stderr}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

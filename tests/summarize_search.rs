@@ -451,6 +451,10 @@ async fn a_cancelled_summary_stops_paging() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+    // The sandbox logs a request as it answers it: give the bridge a moment to read that first
+    // page (under load the cancel could otherwise overtake it), still a second before the
+    // second page could be answered.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     handle.cancel(Some("stop".into())).await.unwrap();
     let record = loop {
         if let Some(r) = env.tool_records().pop() {

@@ -57,6 +57,17 @@ pub enum AuditError {
         /// The underlying error.
         source: serde_json::Error,
     },
+    /// The session's first record (`server_start`, written while `initialize` was answered)
+    /// could not be written; nothing is run or recorded after it.
+    #[error(
+        "audit log {path}: the session's first record could not be written ({reason}); restart the server once the audit path or disk is fixed"
+    )]
+    FirstRecord {
+        /// The log file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// The blocking writer task died (panicked or was cancelled by runtime shutdown).
     #[error("audit log {path}: writer task failed: {reason}")]
     Task {
@@ -87,6 +98,10 @@ impl AuditError {
                 reason: source.to_string(),
             },
             AuditError::Task { path, reason } => AuditError::Task {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            AuditError::FirstRecord { path, reason } => AuditError::FirstRecord {
                 path: path.clone(),
                 reason: reason.clone(),
             },
@@ -172,25 +187,33 @@ impl AuditLog {
     /// When a record was started with [`AuditLog::append_first`], this waits for it first (and
     /// fails if it failed), so that record keeps its place.
     pub async fn append(&self, entry: Entry) -> Result<AuditRecord, AuditError> {
+        self.ready().await?;
+        self.append_now(entry).await
+    }
+
+    /// Waits for the record started with [`AuditLog::append_first`] (if any) and fails if it
+    /// could not be written: a call must not run when its record could not follow it.
+    pub async fn ready(&self) -> Result<(), AuditError> {
         let first = self
             .inner
             .first
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        if let Some(mut first) = first {
-            let failed = match first.wait_for(Option::is_some).await {
-                Ok(done) => done.as_ref().and_then(|r| r.as_ref().err()).cloned(),
-                Err(_) => Some("its writer stopped".to_string()),
-            };
-            if let Some(reason) = failed {
-                return Err(AuditError::Task {
-                    path: self.inner.settings.path.display().to_string(),
-                    reason: format!("the session's first record could not be written: {reason}"),
-                });
-            }
+        let Some(mut first) = first else {
+            return Ok(());
+        };
+        let failed = match first.wait_for(Option::is_some).await {
+            Ok(done) => done.as_ref().and_then(|r| r.as_ref().err()).cloned(),
+            Err(_) => Some("its writer stopped".to_string()),
+        };
+        match failed {
+            None => Ok(()),
+            Some(reason) => Err(AuditError::FirstRecord {
+                path: self.inner.settings.path.display().to_string(),
+                reason,
+            }),
         }
-        self.append_now(entry).await
     }
 
     /// Starts appending a session's first record (`server_start`) without waiting for it, so
@@ -203,24 +226,10 @@ impl AuditLog {
         tokio::spawn(async move {
             let result = log.append_now(entry).await;
             if let Err(e) = &result {
-                tracing::error!(error = %e, "the audit log could not be written; every tool call will be refused until it can");
+                tracing::error!(error = %e, "the audit log could not be written; every call is refused until the server is restarted");
             }
             let _ = done.send(Some(result.map(drop).map_err(|e| e.to_string())));
         });
-    }
-
-    /// Waits until the record started by [`AuditLog::append_first`] (if any) is written or has
-    /// failed.
-    pub async fn settled(&self) {
-        let first = self
-            .inner
-            .first
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        if let Some(mut first) = first {
-            let _ = first.wait_for(Option::is_some).await;
-        }
     }
 
     async fn append_now(&self, entry: Entry) -> Result<AuditRecord, AuditError> {
@@ -243,7 +252,8 @@ impl AuditLog {
     }
 
     /// The same as [`AuditLog::append`], for callers outside an async runtime (CLI commands such
-    /// as `login`/`logout`). Blocks for the lock and, with `fsync = true`, for the disk.
+    /// as `login`/`logout`). Blocks for the lock and, with `fsync = true`, for the disk. It does
+    /// not wait for a record started with [`AuditLog::append_first`]: do not mix the two.
     pub fn append_blocking(&self, entry: Entry) -> Result<AuditRecord, AuditError> {
         self.inner.append(entry)
     }
@@ -1231,7 +1241,7 @@ mod tests {
     }
 
     /// A record started with `append_first` keeps its place: a record appended right after it
-    /// (before it reached the disk) comes second, and `settled` waits for it.
+    /// (before it reached the disk) comes second, and `ready` waits for it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_first_record_written_in_the_background_stays_first() {
         let dir = tempfile::tempdir().unwrap();
@@ -1247,11 +1257,11 @@ mod tests {
         assert_eq!(recs[0].event, "server_start");
         assert_eq!(recs[1].tool.as_deref(), Some("jira_search"));
 
-        // Alone, it is on disk once `settled` returns.
+        // Alone, it is on disk once `ready` returns.
         let path2 = dir.path().join("other.jsonl");
         let log2 = AuditLog::open(&settings(&path2, ArgsMode::Full, 1 << 20, true)).unwrap();
         log2.append_first(Entry::event("server_start"));
-        log2.settled().await;
+        log2.ready().await.unwrap();
         verify_ok(&path2, 1);
     }
 
@@ -1269,6 +1279,9 @@ mod tests {
         log.append_first(Entry::event("server_start"));
         let e = log.append(entry("jira_search", 1)).await.unwrap_err();
         assert!(e.to_string().contains("first record"), "{e}");
+        let e = log.ready().await.unwrap_err();
+        assert!(matches!(e, AuditError::FirstRecord { .. }), "{e}");
+        assert!(e.to_string().contains("restart the server"), "{e}");
     }
 
     const CHILD_ENV: &str = "AUDIT_CHILD_PATH";

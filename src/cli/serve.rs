@@ -268,8 +268,14 @@ pub async fn run(settings: Settings, use_sandbox: bool) -> Result<ExitCode, CliE
     // site to ask.
     let learn_actor = !matches!(site.auth, Auth::OAuth) && server.own_tools_offered();
     let result = serve_stdio(&server, &mut signals, started, learn_actor).await;
-    // A session with no calls still leaves its start record before the process ends.
-    server.state().audit.settled().await;
+    // A session with no calls still leaves its start record before the process ends; one that
+    // could not leave it ran nothing and ends with the error, as a start that failed.
+    let result = match (result, server.state().audit.ready().await) {
+        (Ok(_), Err(e)) => Err(CliError::Runtime(
+            anyhow::Error::new(e).context("cannot write the audit log"),
+        )),
+        (result, _) => result,
+    };
     if let Some(sb) = sandbox_handle {
         sb.shutdown().await;
     }

@@ -205,6 +205,10 @@ impl BridgeServer {
         let actor = self.state.actor.read().ok().map(|a| a.clone());
         let cx = Arc::new(CallCx::default());
         let ct = context.ct.clone();
+        // Nothing runs when the session's first record could not be written.
+        if let Err(message) = self.audit_ready().await {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
+        }
 
         let mut cancelled = false;
         let known = self
@@ -336,6 +340,9 @@ impl BridgeServer {
         Fut: std::future::Future<Output = Result<T, ToolError>>,
     {
         let started = Instant::now();
+        if let Err(message) = self.audit_ready().await {
+            return Err(McpError::internal_error(message, None));
+        }
         let cx = Arc::new(CallCx::default());
         let result = run(cx.clone()).await;
         let (touched, _) = cx.take();
@@ -379,6 +386,14 @@ impl BridgeServer {
         context.client_info().map(|i| ClientInfo {
             name: i.name,
             version: i.version,
+        })
+    }
+
+    /// Whether calls may run: not when the session's first audit record could not be written
+    /// (then no record of theirs could follow it).
+    pub(crate) async fn audit_ready(&self) -> Result<(), String> {
+        self.state.audit.ready().await.map_err(|e| {
+            format!("the audit log could not be written ({e}); nothing is run unrecorded")
         })
     }
 

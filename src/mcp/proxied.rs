@@ -233,6 +233,9 @@ impl BridgeServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let started = Instant::now();
+        if let Err(message) = self.audit_ready().await {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
+        }
         let name = request.name.to_string();
         let args = request.arguments.clone().map(Value::Object);
         let cx = CallCx::default();

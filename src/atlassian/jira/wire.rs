@@ -7,6 +7,11 @@
 //! `Value` and read by that same code, and a page with anything unexpected in a typed field (a
 //! number where a name should be, a user that is a string) is not decoded here at all: the
 //! caller falls back to the `Value` reader for the whole page, so odd sites lose nothing.
+//!
+//! One difference remains, in the lenient direction: values it skips (inside `avatarUrls`,
+//! issues past `maxResults`) go through serde_json's skipping, which does not check nesting
+//! depth, number range or lone surrogate escapes, so such a page is read where the `Value`
+//! reader would have refused all of it.
 
 use std::borrow::Cow;
 use std::fmt;
