@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod common;
-use common::{Bridge, last_record, pct, sorted};
+use common::{Bridge, cold_starts, last_record, pct, sandbox_config, sorted};
 
 fn main() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -21,45 +21,24 @@ fn main() {
     // fsync off so the per-call figure is the bridge's own work (SPEC §8 excludes fsync).
     std::fs::write(
         home.path().join("config.toml"),
-        format!(
-            "[site]\nurl = \"{}\"\ndeployment = \"cloud\"\nemail = \"{}\"\napi_token = \"{}\"\n[audit]\nfsync = false\n[policy]\nmax_bulk_items = 500\n",
-            sb.base_url(),
-            atlassian_mcp_bridge::sandbox::SANDBOX_EMAIL,
-            atlassian_mcp_bridge::sandbox::SANDBOX_API_TOKEN
+        sandbox_config(
+            &sb,
+            "[audit]\nfsync = false\n[policy]\nmax_bulk_items = 500\n",
         ),
     )
     .expect("config");
 
     // Cold start: spawn → initialize answered.
-    let mut starts = Vec::new();
-    for _ in 0..30 {
-        let (mut b, t0) = Bridge::spawn(home.path());
-        b.initialize();
-        starts.push(t0.elapsed().as_secs_f64() * 1000.0);
-        b.close();
-    }
-    let starts = sorted(starts);
+    let starts = cold_starts(home.path(), 30);
     // The same with the default configuration (`audit.fsync = true`, cache on): what a person's
     // desktop sees.
     let home_default = tempfile::tempdir().expect("home");
     std::fs::write(
         home_default.path().join("config.toml"),
-        format!(
-            "[site]\nurl = \"{}\"\ndeployment = \"cloud\"\nemail = \"{}\"\napi_token = \"{}\"\n",
-            sb.base_url(),
-            atlassian_mcp_bridge::sandbox::SANDBOX_EMAIL,
-            atlassian_mcp_bridge::sandbox::SANDBOX_API_TOKEN
-        ),
+        sandbox_config(&sb, ""),
     )
     .expect("config");
-    let mut starts_default = Vec::new();
-    for _ in 0..30 {
-        let (mut b, t0) = Bridge::spawn(home_default.path());
-        b.initialize();
-        starts_default.push(t0.elapsed().as_secs_f64() * 1000.0);
-        b.close();
-    }
-    let starts_default = sorted(starts_default);
+    let starts_default = cold_starts(home_default.path(), 30);
 
     let (mut b, _) = Bridge::spawn(home.path());
     b.initialize();

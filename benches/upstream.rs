@@ -13,7 +13,7 @@ use atlassian_mcp_bridge::auth::store::{
     CredentialStore, Registration, UpstreamEntry, UpstreamTokens,
 };
 use atlassian_mcp_bridge::secret::Secret;
-use common::{Bridge, last_record, pct, sorted};
+use common::{Bridge, cold_starts, last_record, pct, sandbox_config, sorted};
 use serde_json::json;
 
 fn main() {
@@ -24,12 +24,12 @@ fn main() {
     let home = tempfile::tempdir().expect("home");
     std::fs::write(
         home.path().join("config.toml"),
-        format!(
-            "[site]\nurl = \"{}\"\ndeployment = \"cloud\"\nemail = \"{}\"\napi_token = \"{}\"\n[audit]\nfsync = false\n[upstream]\nurl = \"{}\"\n",
-            sb.base_url(),
-            atlassian_mcp_bridge::sandbox::SANDBOX_EMAIL,
-            atlassian_mcp_bridge::sandbox::SANDBOX_API_TOKEN,
-            sb.upstream_url(),
+        sandbox_config(
+            &sb,
+            &format!(
+                "[audit]\nfsync = false\n[upstream]\nurl = \"{}\"\n",
+                sb.upstream_url()
+            ),
         ),
     )
     .expect("config");
@@ -64,14 +64,8 @@ fn main() {
         .expect("store the upstream sign-in");
 
     // Cold start with [upstream] configured: initialize must not wait for the upstream.
-    let mut cold = Vec::new();
     sb.clear_requests();
-    for _ in 0..20 {
-        let (mut b, started) = Bridge::spawn(home.path());
-        b.initialize();
-        cold.push(started.elapsed().as_secs_f64() * 1000.0);
-        b.close();
-    }
+    let cold = cold_starts(home.path(), 20);
     let upstream_during_start = sb
         .requests()
         .iter()
@@ -111,7 +105,7 @@ fn main() {
     rt.block_on(sb.shutdown());
 
     let (cold, added, upstream_ms, rtt, bridge_total) = (
-        sorted(cold),
+        cold,
         sorted(added),
         sorted(upstream_ms),
         sorted(rtt),

@@ -123,6 +123,30 @@ pub fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
+/// `runs` cold starts in `home`: spawn → `initialize` answered, in ms, sorted.
+pub fn cold_starts(home: &std::path::Path, runs: usize) -> Vec<f64> {
+    let times = (0..runs)
+        .map(|_| {
+            let (mut b, started) = Bridge::spawn(home);
+            b.initialize();
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            b.close();
+            ms
+        })
+        .collect();
+    sorted(times)
+}
+
+/// `config.toml` for the sandbox's Cloud site with an API token, followed by `extra` TOML.
+pub fn sandbox_config(sb: &atlassian_mcp_bridge::sandbox::Sandbox, extra: &str) -> String {
+    format!(
+        "[site]\nurl = \"{}\"\ndeployment = \"cloud\"\nemail = \"{}\"\napi_token = \"{}\"\n{extra}",
+        sb.base_url(),
+        atlassian_mcp_bridge::sandbox::SANDBOX_EMAIL,
+        atlassian_mcp_bridge::sandbox::SANDBOX_API_TOKEN
+    )
+}
+
 pub fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(|a, b| a.total_cmp(b));
     v
