@@ -129,7 +129,7 @@ impl BridgeServer {
         annotations(title = "Search the local copy", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<LocalSearchOut>()
     )]
-    async fn atlassian_local_search(
+    pub(crate) async fn atlassian_local_search(
         &self,
         Parameters(args): Parameters<LocalSearchArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

@@ -6,6 +6,8 @@
 //!
 //! - [`call`]: the gate, [`CallCx`], [`ToolError`], the audit entry.
 //! - [`router`]: every tool's route, summed; checked against [`crate::catalog`] by a test.
+//! - [`tool_list`]: `tools/list` as sent (trimmed schemas), stored in `tools.json` and read
+//!   back at run time; a test keeps the file equal to what the types generate.
 //! - [`jira`], [`confluence`], [`whoami`], [`local_search`]: the tools, one file per tool.
 //! - [`bulk`]: the bulk tools' shared result, progress and journal opening; [`confirm`]: asking
 //!   the person before a write.
@@ -39,6 +41,7 @@ pub mod render;
 pub mod resources;
 pub mod router;
 pub mod sampling;
+pub mod tool_list;
 pub mod whoami;
 
 use std::sync::{Arc, OnceLock, RwLock};
@@ -98,9 +101,7 @@ pub struct State {
 #[derive(Clone)]
 pub struct BridgeServer {
     state: Arc<State>,
-    /// The tool router and `tools/list`: built on a thread of their own when the server is
-    /// made (generating the tools' JSON schemas is the costliest part of starting), so that
-    /// `initialize` is answered meanwhile; whatever needs them first waits for them.
+    /// The tool router and `tools/list`, made from `tools.json` when first needed.
     tools: Arc<OnceLock<Tools>>,
     /// The recently updated issues `resources/list` offers, briefly cached.
     recent: Arc<resources::RecentCache>,
@@ -115,19 +116,18 @@ struct Tools {
 
 impl Tools {
     fn build(state: &State) -> Self {
-        let router = router::all();
+        let listed = tool_list::listed();
+        let router = router::all(&listed);
         let own = state
             .upstream
             .as_ref()
             .is_none_or(proxied::Upstream::with_own_tools);
-        let visible = router
-            .list_all()
+        let visible = listed
             .into_iter()
             .filter(|_| own)
             .filter(|t| {
                 catalog::find(&t.name).is_some_and(|info| state.policy.admit_tool(info).is_ok())
             })
-            .map(slim_tool)
             .collect();
         Self { router, visible }
     }
@@ -142,26 +142,17 @@ impl std::fmt::Debug for BridgeServer {
 }
 
 impl BridgeServer {
-    /// Builds the server; its tool router and policy-filtered tool list are built on a thread
-    /// of their own, started here.
+    /// Builds the server; its tool router and policy-filtered tool list are made when first
+    /// needed (from `tools.json`: no schema is generated at run time).
     pub fn new(state: State) -> Self {
-        let state = Arc::new(state);
-        let tools = Arc::new(OnceLock::new());
-        let (early, shared) = (Arc::clone(&tools), Arc::clone(&state));
-        // If no thread can be started, the first call that needs the tools builds them.
-        let _ = std::thread::Builder::new()
-            .name("tool-schemas".into())
-            .spawn(move || {
-                early.get_or_init(|| Tools::build(&shared));
-            });
         Self {
-            state,
-            tools,
+            state: Arc::new(state),
+            tools: Arc::new(OnceLock::new()),
             recent: Arc::default(),
         }
     }
 
-    /// The router and tool list, waiting for them if they are still being built.
+    /// The router and tool list, made on first use.
     fn tools(&self) -> &Tools {
         self.tools.get_or_init(|| Tools::build(&self.state))
     }
@@ -179,111 +170,7 @@ impl BridgeServer {
     /// Every tool this build defines, before policy and before trimming: the full schemas,
     /// with a description on every input and output field (for docs and tests).
     pub fn all_tools_documented() -> Vec<Tool> {
-        router::all().list_all()
-    }
-}
-
-/// Trims what `tools/list` sends: every byte of it sits in the model's context in most clients.
-///
-/// Input schemas keep their per-field descriptions (the model reads them to call the tool) and
-/// lose only `$schema`, `title`, `default: null` and the integer `format`/`minimum: 0` noise.
-/// Output schemas are used by clients to validate `structuredContent`, not shown to the model,
-/// so they are sent without per-field prose or `required` lists; the Rust types (and
-/// `BridgeServer::all_tools_documented`) keep them.
-fn slim_tool(mut tool: Tool) -> Tool {
-    // Clients that show a tool's name read the top-level `title`; older ones read the
-    // annotation's. Send both.
-    if tool.title.is_none() {
-        tool.title = tool.annotations.as_ref().and_then(|a| a.title.clone());
-    }
-    tool.input_schema = Arc::new(slim_schema(&tool.input_schema, false));
-    tool.output_schema = tool
-        .output_schema
-        .as_ref()
-        .map(|s| Arc::new(slim_schema(s, true)));
-    tool
-}
-
-fn slim_schema(
-    schema: &rmcp::model::JsonObject,
-    drop_descriptions: bool,
-) -> rmcp::model::JsonObject {
-    fn walk(value: &mut serde_json::Value, drop_descriptions: bool, depth: usize) {
-        match value {
-            serde_json::Value::Object(map) => {
-                map.remove("$schema");
-                if depth == 0 {
-                    map.remove("title");
-                }
-                let is_uint = map
-                    .get("format")
-                    .and_then(serde_json::Value::as_str)
-                    .is_some_and(|f| f.starts_with("uint"));
-                if is_uint {
-                    map.remove("format");
-                    if map.get("minimum") == Some(&serde_json::json!(0)) {
-                        map.remove("minimum");
-                    }
-                }
-                // An optional input may simply be left out: say `string`, not `[string, null]`
-                // (null is still accepted).
-                if !drop_descriptions {
-                    let required: Vec<String> = map
-                        .get("required")
-                        .and_then(serde_json::Value::as_array)
-                        .map(|r| {
-                            r.iter()
-                                .filter_map(|v| v.as_str().map(String::from))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    if let Some(serde_json::Value::Object(props)) = map.get_mut("properties") {
-                        for (name, prop) in props.iter_mut() {
-                            if !required.contains(name) {
-                                drop_null_type(prop);
-                            }
-                        }
-                    }
-                }
-                // `default: null` says nothing an optional field does not already say.
-                if map.get("default") == Some(&serde_json::Value::Null) {
-                    map.remove("default");
-                }
-                if drop_descriptions {
-                    map.remove("description");
-                    // Output schemas list which fields are always present, and every field
-                    // is; clients validate types, and the list costs context in most clients.
-                    map.remove("required");
-                }
-                for (key, child) in map.iter_mut() {
-                    // Property *names* live under "properties"; never treat them as keywords.
-                    if key == "properties" || key == "$defs" {
-                        if let serde_json::Value::Object(props) = child {
-                            for prop in props.values_mut() {
-                                walk(prop, drop_descriptions, depth + 1);
-                            }
-                        }
-                    } else {
-                        walk(child, drop_descriptions, depth + 1);
-                    }
-                }
-            }
-            serde_json::Value::Array(items) => {
-                for item in items {
-                    walk(item, drop_descriptions, depth + 1);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut value = serde_json::Value::Object(schema.clone());
-    walk(&mut value, drop_descriptions, 0);
-    if drop_descriptions {
-        flatten_refs(&mut value);
-    }
-    match value {
-        serde_json::Value::Object(map) => map,
-        _ => schema.clone(),
+        router::documented().list_all()
     }
 }
 
@@ -417,90 +304,5 @@ pub fn initial_actor(api: &Api, auth: &str) -> Actor {
         account_id: None,
         site: Some(api.site().as_str().trim_end_matches('/').to_string()),
         auth: Some(auth.to_string()),
-    }
-}
-
-/// `{"type": ["string", "null"]}` → `{"type": "string"}`.
-fn drop_null_type(prop: &mut serde_json::Value) {
-    if let Some(serde_json::Value::Array(types)) = prop.get("type") {
-        let kept: Vec<serde_json::Value> = types
-            .iter()
-            .filter(|t| t.as_str() != Some("null"))
-            .cloned()
-            .collect();
-        if kept.len() == 1
-            && let Some(map) = prop.as_object_mut()
-        {
-            map.insert("type".into(), kept[0].clone());
-        }
-    }
-}
-
-/// Output schemas keep their top-level fields and types; nested item shapes (`$defs`) become
-/// plain `object`s. Clients still check every field's type; the full shapes are in the Rust
-/// types and `BridgeServer::all_tools_documented`.
-fn flatten_refs(value: &mut serde_json::Value) {
-    // What each definition is, in one JSON type: an object struct, a string enum …
-    let defs: std::collections::HashMap<String, serde_json::Value> = value
-        .get("$defs")
-        .and_then(serde_json::Value::as_object)
-        .map(|defs| {
-            defs.iter()
-                .map(|(name, def)| (format!("#/$defs/{name}"), def_type(def)))
-                .collect()
-        })
-        .unwrap_or_default();
-    replace_refs(value, &defs);
-}
-
-/// The JSON type a definition stands for: its `type`, `string` for an enum of strings (with
-/// or without per-value docs), else anything.
-fn def_type(def: &serde_json::Value) -> serde_json::Value {
-    if let Some(t) = def.get("type") {
-        return serde_json::json!({ "type": t });
-    }
-    let strings = |list: &serde_json::Value| {
-        list.as_array().is_some_and(|l| {
-            l.iter().all(|v| {
-                v.is_string()
-                    || v.get("const").is_some_and(serde_json::Value::is_string)
-                    || v.get("type") == Some(&serde_json::json!("string"))
-            })
-        })
-    };
-    if def.get("enum").is_some_and(strings) || def.get("oneOf").is_some_and(strings) {
-        return serde_json::json!({ "type": "string" });
-    }
-    serde_json::json!({})
-}
-
-fn replace_refs(
-    value: &mut serde_json::Value,
-    defs: &std::collections::HashMap<String, serde_json::Value>,
-) {
-    match value {
-        serde_json::Value::Object(map) => {
-            map.remove("$defs");
-            if let Some(target) = map.get("$ref").and_then(serde_json::Value::as_str) {
-                let replacement = defs
-                    .get(target)
-                    .cloned()
-                    .unwrap_or_else(|| serde_json::json!({}));
-                *value = replacement;
-                return;
-            }
-            for child in map.values_mut() {
-                replace_refs(child, defs);
-            }
-            // An output array says enough as `array`: clients validate the shape, and what
-            // its items hold is the tool's documentation, not the model's context.
-            if map.get("type").is_some_and(|t| {
-                t == "array" || t.as_array().is_some_and(|l| l.iter().any(|x| x == "array"))
-            }) {
-                map.remove("items");
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| replace_refs(v, defs)),
-        _ => {}
     }
 }

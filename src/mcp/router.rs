@@ -1,13 +1,63 @@
-//! The router: every tool file's route, summed into one. [`crate::catalog`] is the list of
+//! The router: every tool file's handler, summed into one. [`crate::catalog`] is the list of
 //! record; a test here checks that this router serves exactly the catalog's served tools with
 //! honest read-only annotations.
+//!
+//! Two routers exist. [`all`] is what serves calls: each handler with the attributes
+//! `tools/list` sends, read from `tools.json` ([`super::tool_list`]), so that no JSON schema is
+//! generated at run time. [`documented`] is each tool file's own router (attributes generated
+//! from the Rust types, with every field's description): what `tools.json` is made from, and
+//! the documentation.
 
-use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::router::tool::{ToolRoute, ToolRouter};
+use std::sync::Arc;
+
+use rmcp::model::{JsonObject, Tool};
 
 use super::BridgeServer;
 
-/// Every tool this build serves.
-pub(crate) fn all() -> ToolRouter<BridgeServer> {
+/// Every tool this build serves, with `listed`'s attributes (see [`super::tool_list::listed`]).
+pub(crate) fn all(listed: &[Tool]) -> ToolRouter<BridgeServer> {
+    let attr = |name: &str| {
+        listed
+            .iter()
+            .find(|t| t.name == name)
+            .cloned()
+            // `listed` names every served tool (it is regenerated otherwise).
+            .unwrap_or_else(|| Tool::new(name.to_string(), "", Arc::new(JsonObject::new())))
+    };
+    macro_rules! routes {
+        ($($tool:ident),* $(,)?) => {
+            ToolRouter::new()
+                $(.with_route(ToolRoute::new(attr(stringify!($tool)), BridgeServer::$tool)))*
+        };
+    }
+    routes!(
+        jira_search,
+        jira_get_issue,
+        jira_list_projects,
+        jira_get_create_fields,
+        confluence_search,
+        confluence_get_page,
+        confluence_list_spaces,
+        jira_create_issue,
+        jira_bulk_create_issues,
+        jira_update_issue,
+        jira_add_comment,
+        jira_transition_issue,
+        confluence_create_page,
+        confluence_update_page,
+        confluence_bulk_create_pages,
+        jira_summarize_issue,
+        jira_summarize_search,
+        confluence_summarize_page,
+        atlassian_whoami,
+        atlassian_local_search,
+    )
+}
+
+/// Every tool file's own router, summed: attributes generated from the Rust types, with a
+/// description on every input and output field.
+pub(crate) fn documented() -> ToolRouter<BridgeServer> {
     BridgeServer::jira_search_router()
         + BridgeServer::jira_get_issue_router()
         + BridgeServer::jira_list_projects_router()
@@ -53,7 +103,17 @@ mod tests {
 
     #[test]
     fn router_and_catalog_agree() {
-        let tools = super::all().list_all();
+        let tools = super::all(&crate::mcp::tool_list::listed()).list_all();
+        let documented: Vec<_> = super::documented()
+            .list_all()
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        let names: Vec<_> = tools.iter().map(|t| t.name.clone()).collect();
+        assert_eq!(
+            names, documented,
+            "the served and the documented routers differ"
+        );
         let mut served: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
         served.sort_unstable();
         let listed: Vec<&str> = catalog::served().map(|t| t.name).collect();

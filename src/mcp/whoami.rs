@@ -99,7 +99,10 @@ impl BridgeServer {
         annotations(title = "Who am I", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<WhoamiOut>()
     )]
-    async fn atlassian_whoami(&self, Extension(cx): Extension<Arc<CallCx>>) -> CallToolResponse {
+    pub(crate) async fn atlassian_whoami(
+        &self,
+        Extension(cx): Extension<Arc<CallCx>>,
+    ) -> CallToolResponse {
         cx.finish(self.whoami_impl(&cx).await)
     }
 }

@@ -73,7 +73,7 @@ impl BridgeServer {
         annotations(title = "Create Confluence pages in bulk", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true),
         output_schema = schema_for_output::<BulkOut>()
     )]
-    async fn confluence_bulk_create_pages(
+    pub(crate) async fn confluence_bulk_create_pages(
         &self,
         Parameters(args): Parameters<BulkPagesArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

@@ -117,7 +117,7 @@ impl BridgeServer {
         annotations(title = "Create a Confluence page", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true),
         output_schema = schema_for_output::<PageCreatedOut>()
     )]
-    async fn confluence_create_page(
+    pub(crate) async fn confluence_create_page(
         &self,
         Parameters(args): Parameters<CreatePageArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

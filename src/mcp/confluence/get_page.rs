@@ -134,7 +134,7 @@ impl BridgeServer {
         annotations(title = "Read a Confluence page", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<PageOut>()
     )]
-    async fn confluence_get_page(
+    pub(crate) async fn confluence_get_page(
         &self,
         Parameters(args): Parameters<GetPageArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

@@ -87,7 +87,7 @@ impl BridgeServer {
         annotations(title = "List Confluence spaces", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<SpacesOut>()
     )]
-    async fn confluence_list_spaces(
+    pub(crate) async fn confluence_list_spaces(
         &self,
         Parameters(args): Parameters<ListSpacesArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

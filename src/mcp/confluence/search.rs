@@ -105,7 +105,7 @@ impl BridgeServer {
         annotations(title = "Search Confluence", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<SearchOut>()
     )]
-    async fn confluence_search(
+    pub(crate) async fn confluence_search(
         &self,
         Parameters(args): Parameters<SearchArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

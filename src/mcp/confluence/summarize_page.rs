@@ -62,7 +62,7 @@ impl BridgeServer {
         annotations(title = "Summarize a Confluence page", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<PageSummaryOut>()
     )]
-    async fn confluence_summarize_page(
+    pub(crate) async fn confluence_summarize_page(
         &self,
         Parameters(args): Parameters<SummarizePageArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

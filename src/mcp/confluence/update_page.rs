@@ -63,7 +63,7 @@ impl BridgeServer {
         annotations(title = "Edit a Confluence page", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true),
         output_schema = schema_for_output::<PageWrittenOut>()
     )]
-    async fn confluence_update_page(
+    pub(crate) async fn confluence_update_page(
         &self,
         Parameters(args): Parameters<UpdatePageArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

@@ -74,7 +74,7 @@ impl BridgeServer {
         annotations(title = "Comment on a Jira issue", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true),
         output_schema = schema_for_output::<CommentedOut>()
     )]
-    async fn jira_add_comment(
+    pub(crate) async fn jira_add_comment(
         &self,
         Parameters(args): Parameters<AddCommentArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

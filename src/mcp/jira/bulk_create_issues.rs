@@ -60,7 +60,7 @@ impl BridgeServer {
         annotations(title = "Create Jira issues in bulk", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true),
         output_schema = schema_for_output::<BulkOut>()
     )]
-    async fn jira_bulk_create_issues(
+    pub(crate) async fn jira_bulk_create_issues(
         &self,
         Parameters(args): Parameters<BulkCreateArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

@@ -123,7 +123,7 @@ impl BridgeServer {
         annotations(title = "Jira create fields", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<CreateFieldsOut>()
     )]
-    async fn jira_get_create_fields(
+    pub(crate) async fn jira_get_create_fields(
         &self,
         Parameters(args): Parameters<CreateFieldsArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

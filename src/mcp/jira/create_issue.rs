@@ -73,7 +73,7 @@ impl BridgeServer {
         annotations(title = "Create a Jira issue", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true),
         output_schema = schema_for_output::<CreatedOut>()
     )]
-    async fn jira_create_issue(
+    pub(crate) async fn jira_create_issue(
         &self,
         Parameters(args): Parameters<IssueInput>,
         Extension(cx): Extension<Arc<CallCx>>,

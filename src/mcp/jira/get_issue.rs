@@ -322,7 +322,7 @@ impl BridgeServer {
         annotations(title = "Read a Jira issue", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<IssueOut>()
     )]
-    async fn jira_get_issue(
+    pub(crate) async fn jira_get_issue(
         &self,
         Parameters(args): Parameters<GetIssueArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

@@ -87,7 +87,7 @@ impl BridgeServer {
         annotations(title = "List Jira projects", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<ProjectsOut>()
     )]
-    async fn jira_list_projects(
+    pub(crate) async fn jira_list_projects(
         &self,
         Parameters(args): Parameters<ListProjectsArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

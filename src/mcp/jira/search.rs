@@ -213,7 +213,7 @@ impl BridgeServer {
         annotations(title = "Search Jira issues", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<SearchOut>()
     )]
-    async fn jira_search(
+    pub(crate) async fn jira_search(
         &self,
         Parameters(args): Parameters<SearchArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

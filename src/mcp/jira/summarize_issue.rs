@@ -62,7 +62,7 @@ impl BridgeServer {
         annotations(title = "Summarize a Jira issue", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<IssueSummaryOut>()
     )]
-    async fn jira_summarize_issue(
+    pub(crate) async fn jira_summarize_issue(
         &self,
         Parameters(args): Parameters<SummarizeIssueArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

@@ -216,7 +216,7 @@ impl BridgeServer {
         annotations(title = "Summarize a Jira search", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<SummarizeSearchOut>()
     )]
-    async fn jira_summarize_search(
+    pub(crate) async fn jira_summarize_search(
         &self,
         Parameters(args): Parameters<SummarizeSearchArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

@@ -86,7 +86,7 @@ impl BridgeServer {
         annotations(title = "Transition a Jira issue", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true),
         output_schema = schema_for_output::<TransitionedOut>()
     )]
-    async fn jira_transition_issue(
+    pub(crate) async fn jira_transition_issue(
         &self,
         Parameters(args): Parameters<TransitionArgs>,
         Extension(cx): Extension<Arc<CallCx>>,

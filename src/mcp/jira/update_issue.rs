@@ -80,7 +80,7 @@ impl BridgeServer {
         annotations(title = "Edit a Jira issue", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true),
         output_schema = schema_for_output::<UpdatedOut>()
     )]
-    async fn jira_update_issue(
+    pub(crate) async fn jira_update_issue(
         &self,
         Parameters(args): Parameters<UpdateIssueArgs>,
         Extension(cx): Extension<Arc<CallCx>>,
