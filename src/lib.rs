@@ -22,7 +22,8 @@
 //!   resources, completion and prompts (`mcp/resources.rs`, `completion.rs`, `prompts.rs`); the
 //!   summarize tools' digests (`mcp/digest/`, pure) and sampling (`mcp/sampling.rs`); offline
 //!   answers and write-through to the cache (`mcp/offline.rs`), `atlassian_local_search`
-//!   (`mcp/local_search.rs`); tools proxied from an upstream MCP server (`mcp/proxied.rs`).
+//!   (`mcp/local_search.rs`); tools proxied from an upstream MCP server (`mcp/proxied.rs`);
+//!   `tools/list` as sent, stored in `mcp/tools.json` (`mcp/tool_list.rs`, kept current by a test).
 //! - [`atlassian`]: the one HTTP client for Jira and Confluence (auth, retries, error mapping,
 //!   Cloud vs Data Center endpoints), reporting every request to the calling tool's audit record;
 //!   search pages are decoded straight into issues by `atlassian/jira/wire.rs`.
@@ -50,6 +51,10 @@
 //!   conversion from the client's types to cache records (`sync/records.rs`).
 //! - [`transport`]: the stdio transport under rmcp: bounded stdin lines screened (repaired, or
 //!   answered -32700/-32602 with their id), one stdout writer, in-flight requests for shutdown.
+//!
+//! Outside `src/`: `build.rs` lays the `dist` binary's code out by `dist/hot-symbols.txt`
+//! (recorded by `scripts/hot_symbols.py`); `benches/` are the `cargo bench` programs;
+//! `tests/` the integration tests and the third-party peers (`tests/peers/`).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod atlassian;

@@ -137,6 +137,22 @@ pub fn cold_starts(home: &std::path::Path, runs: usize) -> Vec<f64> {
     sorted(times)
 }
 
+/// `runs` starts in `home` until the client can call tools: spawn → `initialize` and
+/// `tools/list` answered, in ms, sorted.
+pub fn ready_times(home: &std::path::Path, runs: usize) -> Vec<f64> {
+    let times = (0..runs)
+        .map(|_| {
+            let (mut b, started) = Bridge::spawn(home);
+            b.initialize();
+            b.request("tools/list", json!({}));
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            b.close();
+            ms
+        })
+        .collect();
+    sorted(times)
+}
+
 /// `config.toml` for the sandbox's Cloud site with an API token, followed by `extra` TOML.
 pub fn sandbox_config(sb: &atlassian_mcp_bridge::sandbox::Sandbox, extra: &str) -> String {
     format!(
