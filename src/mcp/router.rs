@@ -8,9 +8,9 @@
 //! from the Rust types, with every field's description): what `tools.json` is made from, and
 //! the documentation.
 
-use rmcp::handler::server::router::tool::{ToolRoute, ToolRouter};
 use std::sync::Arc;
 
+use rmcp::handler::server::router::tool::{ToolRoute, ToolRouter};
 use rmcp::model::{JsonObject, Tool};
 
 use super::BridgeServer;
