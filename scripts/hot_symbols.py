@@ -106,6 +106,19 @@ def costs(path, binary):
     return total
 
 
+def record(binary, config, **session_args):
+    """Instruction counts per function of `binary` over one `serve` session under callgrind,
+    with `config` as its config.toml in a fresh home."""
+    with tempfile.TemporaryDirectory() as home:
+        with open(os.path.join(home, "config.toml"), "w") as f:
+            f.write(config)
+        env = dict(os.environ, ATLASSIAN_MCP_BRIDGE_HOME=home)
+        out = os.path.join(home, "callgrind.out")
+        session(["valgrind", "--tool=callgrind", "--demangle=no",
+                 f"--callgrind-out-file={out}", binary, "serve"], env, **session_args)
+        return costs(out, binary)
+
+
 def main():
     binary = os.path.abspath(sys.argv[1] if len(sys.argv) > 1
                              else os.path.join(ROOT, "target", "dist", "atlassian-mcp-bridge"))
@@ -113,34 +126,20 @@ def main():
                                stderr=subprocess.DEVNULL, text=True)
     try:
         url = re.search(r"http://127\.0\.0\.1:\d+", sandbox.stdout.readline()).group(0)
-        with tempfile.TemporaryDirectory() as home:
-            with open(os.path.join(home, "config.toml"), "w") as f:
-                f.write(f'[site]\nurl = "{url}"\ndeployment = "cloud"\n'
-                        'email = "demo@example.com"\napi_token = "sandbox-api-token"\n')
-            env = dict(os.environ, ATLASSIAN_MCP_BRIDGE_HOME=home)
-            out = os.path.join(home, "callgrind.out")
-            session(["valgrind", "--tool=callgrind", "--demangle=no",
-                     f"--callgrind-out-file={out}", binary, "serve"], env)
-            hot = costs(out, binary)
-        with tempfile.TemporaryDirectory() as home:
-            tls = os.environ.get("HOT_SYMBOLS_TLS_URL", "https://index.crates.io/")
-            with open(os.path.join(home, "config.toml"), "w") as f:
-                f.write(f'[site]\nurl = "{tls}"\ndeployment = "cloud"\n'
-                        'email = "demo@example.com"\napi_token = "not-a-token"\n'
-                        '[cache]\noffline = "never"\n')
-            env = dict(os.environ, ATLASSIAN_MCP_BRIDGE_HOME=home)
-            out = os.path.join(home, "callgrind.out")
-            session(["valgrind", "--tool=callgrind", "--demangle=no",
-                     f"--callgrind-out-file={out}", binary, "serve"], env,
-                    calls=CALLS[:3], rounds=1, must_succeed=False)
-            tls_hot = costs(out, binary)
-            if not any("rustls" in name for name in tls_hot):
-                print(f"warning: no TLS code recorded ({tls} unreachable?)", file=sys.stderr)
-            for name, cost in tls_hot.items():
-                hot[name] += cost
+        hot = record(binary, f'[site]\nurl = "{url}"\ndeployment = "cloud"\n'
+                             'email = "demo@example.com"\napi_token = "sandbox-api-token"\n')
     finally:
         sandbox.terminate()
         sandbox.wait()
+    tls = os.environ.get("HOT_SYMBOLS_TLS_URL", "https://index.crates.io/")
+    tls_hot = record(binary, f'[site]\nurl = "{tls}"\ndeployment = "cloud"\n'
+                             'email = "demo@example.com"\napi_token = "not-a-token"\n'
+                             '[cache]\noffline = "never"\n',
+                     calls=CALLS[:3], rounds=1, must_succeed=False)
+    if not any("rustls" in name for name in tls_hot):
+        print(f"warning: no TLS code recorded ({tls} unreachable?)", file=sys.stderr)
+    for name, cost in tls_hot.items():
+        hot[name] += cost
     names = [n for n, c in sorted(hot.items(), key=lambda kv: -kv[1]) if c > 0]
     if len(names) < 100:
         sys.exit(f"only {len(names)} functions recorded: does {binary} keep its symbols?")
