@@ -125,26 +125,24 @@ pub fn pct(sorted: &[f64], p: f64) -> f64 {
 
 /// `runs` cold starts in `home`: spawn → `initialize` answered, in ms, sorted.
 pub fn cold_starts(home: &std::path::Path, runs: usize) -> Vec<f64> {
-    let times = (0..runs)
-        .map(|_| {
-            let (mut b, started) = Bridge::spawn(home);
-            b.initialize();
-            let ms = started.elapsed().as_secs_f64() * 1000.0;
-            b.close();
-            ms
-        })
-        .collect();
-    sorted(times)
+    starts(home, runs, |_| {})
 }
 
 /// `runs` starts in `home` until the client can call tools: spawn → `initialize` and
 /// `tools/list` answered, in ms, sorted.
 pub fn ready_times(home: &std::path::Path, runs: usize) -> Vec<f64> {
+    starts(home, runs, |b| {
+        b.request("tools/list", json!({}));
+    })
+}
+
+/// `runs` starts in `home`, each timed from spawn through `initialize` and `then`.
+fn starts(home: &std::path::Path, runs: usize, then: impl Fn(&mut Bridge)) -> Vec<f64> {
     let times = (0..runs)
         .map(|_| {
             let (mut b, started) = Bridge::spawn(home);
             b.initialize();
-            b.request("tools/list", json!({}));
+            then(&mut b);
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             b.close();
             ms
