@@ -1,7 +1,7 @@
 //! Build script: for the `dist` profile on x86-64 Linux with Rust's own linker (LLD, the
 //! default since Rust 1.90), lay the binary's code out so that the functions a serving session
 //! runs sit together at the front of `.text` (`dist/hot-symbols.txt`, recorded by
-//! `scripts/hot-symbols.sh`).
+//! `scripts/hot_symbols.py`).
 //!
 //! Why: the kernel maps a program's code 64 KiB at a time around each page it touches, so code
 //! scattered over the whole binary keeps most of it resident. Packed together, a session maps a

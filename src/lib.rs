@@ -43,7 +43,9 @@
 //!   `audit/group.rs`) and its readers.
 //! - [`sandbox`]: a built-in Atlassian-compatible site (Jira, Confluence, OAuth 3LO) on loopback
 //!   for demos, tests and benchmarks, with an imitation of Atlassian's hosted MCP server and its
-//!   authorization server (`sandbox/upstream/`).
+//!   authorization server (`upstream/`). A crate of its own, `crates/sandbox/` (its layout map
+//!   opens `crates/sandbox/src/lib.rs`): it shares no types with the bridge, and cargo compiles
+//!   it beside this library instead of inside it.
 //! - [`secret`]: the `Secret` wrapper that keeps credentials out of every output.
 //! - [`upstream`]: what every outbound request shares (User-Agent, per-call trace and retry
 //!   budget, URL segments, Atlassian error bodies); a leaf under both `atlassian` and `auth`.
@@ -70,9 +72,12 @@ pub mod mcp;
 pub mod outbox;
 pub mod policy;
 pub mod remote;
-pub mod sandbox;
 pub mod sanitize;
 pub mod secret;
 pub mod sync;
 pub mod transport;
 pub mod upstream;
+
+/// The built-in Atlassian-compatible site (`crates/sandbox`), under the path the bridge, its
+/// tests and its benchmarks have always used.
+pub use atlassian_sandbox as sandbox;

@@ -35,16 +35,28 @@ fn main() -> ExitCode {
 
 /// Logs go to stderr only: stdout carries JSON-RPC while serving.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ATLASSIAN_MCP_BRIDGE_LOG")
-        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    // `level` or `target=level,…` lists (`Targets`: no regular expressions, so no regex engine
+    // in the build); an unset, empty or unreadable variable falls through to the next, then `warn`.
+    let parse = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .and_then(|v| v.parse::<tracing_subscriber::filter::Targets>().ok())
+    };
+    let filter = parse("ATLASSIAN_MCP_BRIDGE_LOG")
+        .or_else(|| parse("RUST_LOG"))
+        .unwrap_or_else(|| {
+            tracing_subscriber::filter::Targets::new()
+                .with_default(tracing_subscriber::filter::LevelFilter::WARN)
+        });
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .with_target(false)
         // A log line that cannot be written (stderr closed) is dropped; the default reports
         // it with `eprintln!`, which panics on that same closed stderr.
-        .log_internal_errors(false)
-        .init();
+        .log_internal_errors(false);
+    tracing_subscriber::registry().with(fmt).with(filter).init();
 }

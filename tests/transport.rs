@@ -566,6 +566,43 @@ async fn stdin_closed_before_initialize_is_a_clean_exit() {
     assert_quiet(out.status.code(), &String::from_utf8_lossy(&out.stderr));
 }
 
+/// The log filter: a level, `target=level` pairs, `RUST_LOG` when the bridge's own variable is
+/// unset or empty, and `warn` when neither says anything readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_filter_takes_levels_and_targets() {
+    let env = Env::new(Flavor::Cloud, "").await;
+    let line = "nothing to serve";
+    for (ours, rust_log, shown) in [
+        (Some("info"), None, true),
+        (Some("atlassian_mcp_bridge=info"), None, true),
+        (Some("atlassian_mcp_bridge=warn,rmcp=info"), None, false),
+        (Some("warn"), Some("info"), false),
+        (None, Some("info"), true),
+        (Some(""), Some("info"), true),
+        (None, None, false),
+        (Some("[not a filter"), None, false),
+    ] {
+        let mut cmd = env.command();
+        cmd.arg("serve")
+            .env_remove("ATLASSIAN_MCP_BRIDGE_LOG")
+            .env_remove("RUST_LOG");
+        if let Some(v) = ours {
+            cmd.env("ATLASSIAN_MCP_BRIDGE_LOG", v);
+        }
+        if let Some(v) = rust_log {
+            cmd.env("RUST_LOG", v);
+        }
+        let out = cmd.stdin(Stdio::null()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert_eq!(
+            stderr.contains(line),
+            shown,
+            "{ours:?} {rust_log:?}: {stderr}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdout_closed_before_the_first_answer_is_a_quiet_exit() {
     let env = Env::new(Flavor::Cloud, "").await;

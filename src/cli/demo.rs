@@ -86,6 +86,7 @@ pub async fn run() -> Result<ExitCode, CliError> {
     sign_in(&settings, &site, &oauth).await?;
     sign_in_upstream(&settings).await?;
     let server = build_server(&settings, &site, false).await?;
+    let upstream = server.state().upstream.clone();
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     let server_task = tokio::spawn(async move {
         match server.serve(server_io).await {
@@ -107,6 +108,11 @@ pub async fn run() -> Result<ExitCode, CliError> {
     let outcome = tour(client.peer()).await;
     let _ = client.cancel().await;
     let _ = server_task.await;
+    // The upstream session is ended while the sandbox still answers (rmcp would otherwise try
+    // its DELETE after the site is gone and log an error into the tour).
+    if let Some(up) = upstream {
+        up.remote.close().await;
+    }
     sb.shutdown().await;
     outcome?;
 

@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::{At, call, request_schema, response_schema};
-use crate::sandbox::tests::{assert_valid, conf_v1_spec, conf_v2_spec, sandbox};
-use crate::sandbox::{SANDBOX_ACCOUNT_ID, SANDBOX_CLOUD_ID, wire};
+use crate::tests::{assert_valid, conf_v1_spec, conf_v2_spec, sandbox};
+use crate::{SANDBOX_ACCOUNT_ID, SANDBOX_CLOUD_ID, wire};
 
 const CLASH: &str = "A page with this title already exists: A page already exists with the same TITLE in this space";
 

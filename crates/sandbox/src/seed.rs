@@ -1161,7 +1161,7 @@ impl Store {
                 if k % 4 == 1 {
                     let text = format!(
                         "Checked on {}; still relevant.",
-                        crate::sandbox::wire::jira_date(updated)
+                        crate::wire::jira_date(updated)
                     );
                     self.comment(i, reporter, updated, doc(vec![p(vec![t(&text)])]), &text);
                 }

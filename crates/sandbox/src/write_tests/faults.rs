@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{At, call, task};
-use crate::sandbox::tests::{http, keys, sandbox, send};
-use crate::sandbox::{FaultOptions, FaultSpec, SANDBOX_API_TOKEN, SANDBOX_EMAIL, Sandbox};
+use crate::tests::{http, keys, sandbox, send};
+use crate::{FaultOptions, FaultSpec, SANDBOX_API_TOKEN, SANDBOX_EMAIL, Sandbox};
 
 fn bulk_of(n: usize, tag: &str) -> Value {
     let items: Vec<Value> = (0..n)

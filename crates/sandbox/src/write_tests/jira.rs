@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use super::{At, adf, call, create, enc, get, jira_valid, refused, request_schema, task};
-use crate::sandbox::tests::{assert_valid, http, jira_spec, keys, sandbox, send};
-use crate::sandbox::{SANDBOX_ACCOUNT_ID, SANDBOX_CLOUD_ID};
+use crate::tests::{assert_valid, http, jira_spec, keys, sandbox, send};
+use crate::{SANDBOX_ACCOUNT_ID, SANDBOX_CLOUD_ID};
 
 #[tokio::test]
 async fn create_issue_on_cloud_gateway_and_data_center() {

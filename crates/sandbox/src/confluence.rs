@@ -45,7 +45,7 @@ pub(crate) fn v1(ctx: &Ctx<'_>, rest: &[&str]) -> Reply {
         ["content"] => list_content(ctx),
         ["content", id] => get_content(ctx, id),
         ["space"] => list_spaces_v1(ctx),
-        ["user", "current"] => Reply::ok(v1_user(ctx, crate::sandbox::seed::DEMO)),
+        ["user", "current"] => Reply::ok(v1_user(ctx, crate::seed::DEMO)),
         ["user"] if ctx.site == Site::Dc => {
             let wanted = |u: &&super::seed::User| {
                 ctx.params.get("key") == Some(u.key) || ctx.params.get("username") == Some(u.name)

@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use super::{At, adf, call, create, enc, get, jira_valid, refused, task};
-use crate::sandbox::SANDBOX_ACCOUNT_ID;
-use crate::sandbox::tests::{assert_valid, jira_spec, sandbox};
+use crate::SANDBOX_ACCOUNT_ID;
+use crate::tests::{assert_valid, jira_spec, sandbox};
 
 #[tokio::test]
 async fn edit_sets_fields_and_label_updates_and_404s_unknown_issues() {

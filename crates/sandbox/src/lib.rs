@@ -217,6 +217,7 @@
 //!
 //! A request target (path and query) longer than 8 KiB is answered 414 with an HTML page,
 //! before authentication and faults, as the proxies in front of real sites do.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod changes;
 mod confluence;

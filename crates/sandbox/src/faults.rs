@@ -305,9 +305,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::{FaultOptions, FaultSpec};
-    use crate::sandbox::{
-        SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_MAX_URL_BYTES, SandboxOptions, start,
-    };
+    use crate::{SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_MAX_URL_BYTES, SandboxOptions, start};
 
     fn http() -> reqwest::Client {
         reqwest::Client::new()
